@@ -1,0 +1,1 @@
+"""Sub-commands of the ``restore-ray`` CLI, one module per command group."""

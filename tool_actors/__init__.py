@@ -1,0 +1,1 @@
+"""Tools, scorers and encoders: interfaces, registries, implementations, and the Ray actors that share them."""
