@@ -13,8 +13,9 @@ is loaded here. It sees degraded images only (``manifest.TrainingImage``: an id 
 no ground truth can enter training.
 
 Robustness: if a tool, the scorer or the encoder fails on an image (including a crashed actor that
-is restarting), that episode is skipped — counted in ``skipped_episodes``, logged, and reported in
-``info["skipped"]`` — and training goes on. If most recent episodes fail, the error is raised, so a
+is restarting), that episode is skipped — counted in ``skipped_episodes``, logged, and reported
+(``info["skipped"]`` on the failed step; ``info["skipped_before"]`` at reset for images that failed
+before an episode could start) — and training goes on. If most recent episodes fail, the error is raised, so a
 broken setup never trains silently on nothing.
 """
 
@@ -75,6 +76,7 @@ class RestoreEnv(gym.Env):
     ``Executor``), ``max_steps`` (5), ``stop_action`` (True), ``step_cost`` (0.0), ``reward_scale``
     (10.0), ``mask_repeats`` (False), ``group_size`` (1: a new image every episode; G: the same image
     for G consecutive episodes, for GRPO), ``max_image_side`` (256), ``max_failure_rate`` (0.5),
+    ``memo_size`` (4096 images whose quality and embedding are remembered by content; 0: none),
     ``seed``.
     """
 
@@ -100,6 +102,7 @@ class RestoreEnv(gym.Env):
         self.group_size = max(1, int(config.get("group_size", 1)))
         self.max_image_side = config.get("max_image_side", 256)
         self.max_failure_rate = float(config.get("max_failure_rate", 0.5))
+        self.memo_size = int(config.get("memo_size", 4096))  # 0: score and encode every image again
         worker = int(getattr(config, "worker_index", 0)) * 1000 + int(getattr(config, "vector_index", 0))
         self._rng = np.random.default_rng([int(config.get("seed", 0)), worker])
 
@@ -143,9 +146,10 @@ class RestoreEnv(gym.Env):
         batch = image[None]
         q = float(self.executor.quality(batch)[0])
         emb = np.asarray(self.executor.encode(batch)[0], np.float32)
-        self._memo[key] = (q, emb)
-        if len(self._memo) > 4096:
-            self._memo.popitem(last=False)
+        if self.memo_size > 0:
+            self._memo[key] = (q, emb)
+            if len(self._memo) > self.memo_size:
+                self._memo.popitem(last=False)
         return q, emb
 
     # ------------------------------------------------------------------ episode bookkeeping
@@ -193,6 +197,7 @@ class RestoreEnv(gym.Env):
             self._rng = np.random.default_rng(seed)
             self._order = []
             self._episode_in_group = 0
+        skipped_before = 0
         for _ in range(len(self.images)):
             self._reset_state()
             index = self._next_index()
@@ -205,10 +210,12 @@ class RestoreEnv(gym.Env):
             except Exception as err:  # noqa: BLE001 - counted, logged, and bounded by max_failure_rate
                 self._record_failure("reset", err)
                 self._episode_in_group = 0
+                skipped_before += 1
                 continue
             self.initial_quality = self.quality
             self.stats.episodes += 1
-            return self._observation(), {"image": self.image_id, "quality": self.quality, "step": 0}
+            return self._observation(), {"image": self.image_id, "quality": self.quality, "step": 0,
+                                         "skipped_before": skipped_before}
         raise RuntimeError(f"every training image failed at reset; last error: {self.stats.last_error}")
 
     def step(self, action: int):

@@ -18,11 +18,11 @@ class RestoreMetricsCallback(RLlibCallback):
     def on_episode_end(self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any) -> None:
         if metrics_logger is None:
             return
-        info = episode.get_infos(-1)
-        if not isinstance(info, dict):
-            return
-        if info.get("skipped"):
-            metrics_logger.log_value("skipped_episodes_lifetime", 1, reduce="lifetime_sum")
+        first, info = episode.get_infos(0), episode.get_infos(-1)
+        skipped = int(first.get("skipped_before", 0)) if isinstance(first, dict) else 0
+        skipped += int(isinstance(info, dict) and bool(info.get("skipped")))
+        metrics_logger.log_value("skipped_episodes_lifetime", skipped, reduce="lifetime_sum")
+        if not isinstance(info, dict) or info.get("skipped"):
             return
         if "final_quality" in info:
             q0, q1 = float(info["initial_quality"]), float(info["final_quality"])

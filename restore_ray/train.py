@@ -76,6 +76,7 @@ def build_algorithm_config(cfg: TrainConfig, images: list[TrainingImage], execut
         "max_steps": e.max_steps, "stop_action": e.stop_action, "step_cost": e.step_cost,
         "reward_scale": e.reward_scale, "mask_repeats": e.mask_repeats, "max_image_side": r.max_image_side,
         "group_size": p.group_size if grpo else 1, "seed": r.seed,
+        "memo_size": 4096 if cfg.components.cache_mb > 0 else 0,
     }
     config = (
         PPOConfig()

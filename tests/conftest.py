@@ -94,7 +94,7 @@ def toy_registries() -> tuple[Registry, Registry, Registry]:
 @pytest.fixture(scope="session")
 def agent_toy_registries() -> tuple[Registry, Registry, Registry]:
     """Fresh registries holding only the toy components (the global ones stay untouched)."""
-    import cloudpickle
+    from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import conftest
     return toy_registries()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -160,6 +159,3 @@ def print_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
         table.add_section()
     console.print(table)
 
-
-def dump(obj: object) -> str:
-    return json.dumps(obj, indent=2)
