@@ -1,0 +1,224 @@
+"""Linear probe: can a linear read-out of an encoder's embedding tell which degradations an image has?
+
+For each of the 7 degradations, an L2-regularised logistic regression (scipy L-BFGS, features
+standardised with the training mean and std) is fitted on the embeddings of the builtin TRAIN
+records (``manifest.jsonl`` split train: Setting I combinations; ``single.jsonl`` split train:
+each degradation alone; plus the clean training crops, which have none) and scored on the TEST
+records (Setting I held out, the unseen settings II–IV, single degradations, clean test crops).
+Training and test records come from different photographs.
+
+    python bench/encoder_probe.py                       # stats encoder, builds a dataset in a temp dir
+    python bench/encoder_probe.py --encoder clip --weights DIR --data /tmp/ds
+
+Writes ``bench/results/encoder_probe.json`` (``--out``): per-label test accuracy (target ≥ 0.90),
+the balanced accuracy, accuracy per setting and separately on combinations seen in training
+(Setting I, single degradations, clean) and unseen ones (Settings II–IV), the positive rate, and a
+control in which every combination is seen in training (each test photograph held out in turn,
+training on everything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from scipy.optimize import minimize
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from restore_ray.datasets import build_dataset
+from restore_ray.imageio import read_image
+from restore_ray.manifest import Record, read_manifest
+from restore_ray.names import DEGRADATIONS
+from tool_actors.registry import ENCODERS
+
+console = Console()
+TARGET = 0.90
+
+
+def load_records(data: Path) -> list[Record]:
+    """Manifest + single-degradation records, plus one clean record per ground-truth image."""
+    records = read_manifest(data / "manifest.jsonl") + read_manifest(data / "single.jsonl")
+    clean: dict[str, Record] = {}
+    for r in records:
+        if r.gt is not None and r.gt not in clean:
+            clean[r.gt] = Record(f"clean_{Path(r.gt).stem}", None, (), r.gt, r.gt, _gt_split(r), (), r.root)
+    return records + list(clean.values())
+
+
+def _gt_split(record: Record) -> str:
+    # builtin clean ids are "train_…" or "test_…"; a folder dataset follows the record's split
+    stem = Path(record.gt or "").stem
+    return "train" if stem.startswith("train_") else "test" if stem.startswith("test_") else record.split
+
+
+def photo_of(record: Record) -> str:
+    """The builtin photograph a record was cropped from (the pool cycles through the pictures)."""
+    from restore_ray.datasets import TEST_SOURCES, TRAIN_SOURCES
+
+    split, _, index = Path(record.gt or "").stem.partition("_")
+    names = list(TRAIN_SOURCES if split == "train" else TEST_SOURCES)
+    return names[int(index) % len(names)] if index.isdigit() else "?"
+
+
+def group_of(record: Record) -> str:
+    """The reporting group: 'I'…'IV', 'single' or 'clean'."""
+    if not record.degradations:
+        return "clean"
+    return record.setting or "single"
+
+
+def embed(records: list[Record], encoder_name: str, weights: str | None, device: str, batch: int) -> np.ndarray:
+    """Embeddings of every record's degraded image, batched, with a progress bar."""
+    encoder = ENCODERS.build(encoder_name, weights_dir=weights, device=device)
+    out = []
+    with Progress(TextColumn(f"[bold]embedding ({encoder_name})"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("embed", total=len(records))
+        for i in range(0, len(records), batch):
+            chunk = records[i:i + batch]
+            images = np.stack([read_image(r.lq_path) for r in chunk])
+            out.append(encoder(images))
+            bar.advance(task, len(chunk))
+    return np.concatenate(out)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Weights and bias minimising mean logistic loss + l2/2·|w|² (L-BFGS)."""
+    n, d = x.shape
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        z = x @ w + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        loss = np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * float(w @ w)
+        g = p - y
+        return loss, np.concatenate([x.T @ g / n + l2 * w, [g.mean()]])
+
+    res = minimize(loss_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    return res.x[:d], float(res.x[d])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder", default="stats", help="registered encoder name (default: stats)")
+    parser.add_argument("--weights", default=None, help="weights directory for encoders that need one")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="dataset folder from `restore-ray data build` (default: build one in a temp dir)")
+    parser.add_argument("--per-combo", type=int, default=30, help="when building: images per combination")
+    parser.add_argument("--single", type=int, default=20, help="when building: clean images per split, single set")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic regressions")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "encoder_probe.json")
+    args = parser.parse_args()
+
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="encoder_probe_") as tmp:
+        data = args.data
+        if data is None:
+            data = Path(tmp) / "ds"
+            console.print(f"building the builtin dataset (--per-combo {args.per_combo}, --single {args.single}) …")
+            build_dataset("builtin", data, per_combo=args.per_combo, seed=args.seed, single_per_split=args.single)
+        records = load_records(data)
+        t_embed = time.perf_counter()
+        emb = embed(records, args.encoder, args.weights, args.device, args.batch)
+        embed_s = time.perf_counter() - t_embed
+
+    labels = np.array([[d in r.degradations for d in DEGRADATIONS] for r in records], dtype=np.float64)
+    train = np.array([r.split == "train" for r in records])
+    test = ~train
+    mean, std = emb[train].mean(axis=0), emb[train].std(axis=0) + 1e-6
+    z = (emb - mean) / std
+    groups = np.array([group_of(r) for r in records])
+
+    per_label: dict[str, dict[str, float]] = {}
+    pred = np.zeros_like(labels)
+    for j, name in enumerate(DEGRADATIONS):
+        w, b = fit_logistic(z[train], labels[train, j], args.l2)
+        pred[:, j] = (z @ w + b) > 0
+        yt, pt = labels[test, j], pred[test, j]
+        pos, neg = yt == 1, yt == 0
+        per_label[name] = {
+            "test_accuracy": float((pt == yt).mean()),
+            "train_accuracy": float((pred[train, j] == labels[train, j]).mean()),
+            "test_balanced_accuracy": float(0.5 * ((pt[pos] == 1).mean() + (pt[neg] == 0).mean())),
+            "test_positive_rate": float(pos.mean()),
+        }
+    per_group = {g: {name: float((pred[test & (groups == g), j] == labels[test & (groups == g), j]).mean())
+                     for j, name in enumerate(DEGRADATIONS)}
+                 for g in sorted(set(groups[test]))}
+    exact = float((pred[test] == labels[test]).all(axis=1).mean())
+    seen = test & np.isin(groups, ["I", "single", "clean"])  # combinations that occur in training
+    unseen = test & np.isin(groups, ["II", "III", "IV"])
+    by_seen = {kind: {name: float((pred[m, j] == labels[m, j]).mean()) for j, name in enumerate(DEGRADATIONS)}
+               for kind, m in (("seen_combinations", seen), ("unseen_combinations", unseen)) if m.any()}
+
+    # control: every combination seen in training. Hold out one test photograph at a time and train on
+    # everything else (the training photographs and all records of the other test photographs).
+    photos = np.array([photo_of(r) for r in records])
+    holdout: dict[str, dict[str, float]] = {}
+    if args.data is None:
+        for photo in sorted(set(photos[test])):
+            tr, te = photos != photo, photos == photo
+            mu, sd = emb[tr].mean(axis=0), emb[tr].std(axis=0) + 1e-6
+            zz = (emb - mu) / sd
+            holdout[photo] = {}
+            for j, name in enumerate(DEGRADATIONS):
+                w, b = fit_logistic(zz[tr], labels[tr, j], args.l2)
+                holdout[photo][name] = float((((zz[te] @ w + b) > 0) == labels[te, j]).mean())
+
+    table = Table("degradation", "test acc", "balanced", "seen combos", "unseen combos", "train acc", "positives")
+    for name, m in per_label.items():
+        ok = "green" if m["test_accuracy"] >= TARGET else "red"
+        table.add_row(name, f"[{ok}]{m['test_accuracy']:.3f}", f"{m['test_balanced_accuracy']:.3f}",
+                      f"{by_seen.get('seen_combinations', {}).get(name, float('nan')):.3f}",
+                      f"{by_seen.get('unseen_combinations', {}).get(name, float('nan')):.3f}",
+                      f"{m['train_accuracy']:.3f}", f"{m['test_positive_rate']:.2f}")
+    console.print(table)
+    console.print(f"all 7 labels right: {exact:.3f} of {int(test.sum())} test images; "
+                  f"embedding {1000 * embed_s / len(records):.1f} ms/image")
+
+    result = {
+        "encoder": args.encoder,
+        "dim": int(emb.shape[1]),
+        "probe": f"per-label logistic regression, L2 {args.l2}, standardised features",
+        "data": {"source": "builtin" if args.data is None else str(args.data), "per_combo": args.per_combo,
+                 "single_per_split": args.single, "seed": args.seed, "n_train": int(train.sum()),
+                 "n_test": int(test.sum()),
+                 "train_groups": {g: int((train & (groups == g)).sum()) for g in sorted(set(groups[train]))},
+                 "test_groups": {g: int((test & (groups == g)).sum()) for g in sorted(set(groups[test]))}},
+        "target_accuracy": TARGET,
+        "passed": all(m["test_accuracy"] >= TARGET for m in per_label.values()),
+        "per_label": per_label,
+        "per_group_accuracy": per_group,
+        "accuracy_by_combination_novelty": by_seen,
+        "photo_holdout_all_combinations_seen": holdout,
+        "test_exact_match": exact,
+        "embed_ms_per_image": 1000 * embed_s / len(records),
+        "seconds": time.perf_counter() - t0,
+        "machine": platform.platform(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
