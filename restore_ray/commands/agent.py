@@ -48,9 +48,9 @@ def train(
 
     def show(row: dict[str, float]) -> None:
         console.print(f"iter {int(row['iteration']):3d}/{cfg.run.iterations}  steps {int(row['env_steps']):6d}  "
-                      f"return {row['episode_return_mean']:+.3f}  quality {row['initial_quality']:.3f}→"
-                      f"{row['final_quality']:.3f}  len {row['episode_len']:.2f}  stop {row['stop_rate']:.2f}  "
-                      f"entropy {row['entropy']:.3f}  {row['env_steps_per_s']:.1f} steps/s")
+                      f"return {row['episode_return_mean']:+.2f}  q {row['initial_quality']:.3f}→"
+                      f"{row['final_quality']:.3f}  len {row['episode_len']:.1f}  stop {row['stop_rate']:.2f}  "
+                      f"{row['env_steps_per_s']:.0f}/s", soft_wrap=True)
 
     result = run_training(cfg, data, out, address=address, resume=resume, progress=show)
     console.print(f"policy: {result.policy}  ({result.env_steps} env steps in {result.seconds:.0f} s)")
@@ -137,8 +137,8 @@ def evaluate(
         if name not in factories:
             raise typer.BadParameter(f"unknown planner {name!r}; choose from {', '.join(factories)}")
         chosen.append(factories[name]())
-    if policy is not None:
-        chosen.append(Restorer.from_policy(policy, executor=executor))
+    if policy is not None:  # first, so its timings are not helped by results the baselines left in the cache
+        chosen.insert(0, Restorer.from_policy(policy, executor=executor))
     records = pick(read_manifest(data), per_combination)
     with Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:

@@ -68,8 +68,8 @@ def demo(
 
     def show(row: dict[str, float]) -> None:
         console.print(f"iter {int(row['iteration']):3d}/{cfg.run.iterations}  steps {int(row['env_steps']):6d}  "
-                      f"return {row['episode_return_mean']:+.3f}  quality {row['initial_quality']:.3f}→"
-                      f"{row['final_quality']:.3f}  ({row['env_steps_per_s']:.1f} steps/s)")
+                      f"return {row['episode_return_mean']:+.2f}  quality {row['initial_quality']:.3f}→"
+                      f"{row['final_quality']:.3f}  ({row['env_steps_per_s']:.0f} steps/s)", soft_wrap=True)
 
     result = train(cfg, summary.manifest, run_dir, resume=resume, progress=show)
     console.print(f"policy: {result.policy}; learning curve: {run_dir / 'learning_curve.png'}")

@@ -1,0 +1,125 @@
+"""``restore-ray judge …`` and ``restore-ray tools train``: train and use the project's own networks.
+
+* ``restore-ray judge train``: train the learned no-reference judge (scorer ``judge-small``).
+* ``restore-ray judge score IMAGE…``: score image files with it.
+* ``train_tool`` (``restore-ray tools train CATEGORY``): train a small restoration expert
+  (``dejpeg``, ``deblur_defocus``, ``deblur_motion``).
+
+Each training run writes ``NAME.safetensors`` (weights), ``NAME.json`` (the card: data, settings,
+seed, steps, measured quality, date, training time, this command line) and ``NAME.curve.png``.
+To use a retrained model instead of the shipped one, write it into ``<weights dir>/learned/``
+(``--out $RESTORE_RAY_WEIGHTS/learned``).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+app = typer.Typer(no_args_is_help=True, help="The learned no-reference judge (scorer judge-small): train it, score images.")
+console = Console()
+
+DATA_HELP = "'builtin' (the builtin TRAIN photographs; the TEST photographs are never used) or a folder of clean images"
+OUT_HELP = ("folder for NAME.safetensors, NAME.json and NAME.curve.png "
+            "(use <weights dir>/learned to replace the shipped model)")
+
+
+def _command_line() -> str:
+    return "restore-ray " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+class _Reporter:
+    """A rich progress bar with the latest losses, plus one printed line per held-out check."""
+
+    def __init__(self, bar: Progress, label: str) -> None:
+        self.bar = bar
+        self.task = bar.add_task(label, total=None, info="")
+
+    def __call__(self, step: int, total: int, parts: dict[str, float]) -> None:
+        info = "  ".join(f"{k} {v:.4f}" for k, v in parts.items() if not k.startswith("val_"))
+        self.bar.update(self.task, completed=step, total=total, info=info)
+        vals = {k: v for k, v in parts.items() if k.startswith("val_")}
+        if vals:
+            self.bar.console.log(f"step {step}/{total}  " + "  ".join(f"{k} {v:.4f}" for k, v in vals.items()))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=console)
+
+
+def _print_card(card: dict[str, Any], out: Path) -> None:
+    console.print(f"wrote {out / (card['name'] + '.safetensors')} ({card['parameters']:,} parameters, "
+                  f"{card['weights_bytes'] / 1e6:.2f} MB), card and curve in {out}")
+    console.print(f"trained in {card['training_seconds'] / 60:.1f} min; held-out: " +
+                  ", ".join(f"{k} {v:.3f}" for k, v in card["measured"].items() if isinstance(v, float)))
+
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., "--out", help=OUT_HELP),
+    data: str = typer.Option("builtin", "--data", help=DATA_HELP),
+    seed: int = typer.Option(0, "--seed", help="random seed (data stream and initialisation)"),
+    steps: int = typer.Option(2400, "--steps", help="optimisation steps"),
+    batch_size: int = typer.Option(6, "--batch-size", help="judge groups per step (≈ 11 images each)"),
+    patch: int = typer.Option(96, "--patch", help="training patch side in pixels"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    threads: int = typer.Option(1, "--threads", help="torch CPU threads"),
+    lr: float = typer.Option(1e-3, "--lr", help="peak learning rate"),
+) -> None:
+    """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
+    from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
+
+    cfg = JudgeTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
+                           threads=threads, lr=lr)
+    with _progress() as bar:
+        card = train_judge(cfg, out, _Reporter(bar, "judge"), command=_command_line())
+    _print_card(card, out)
+
+
+@app.command()
+def score(
+    images: list[Path] = typer.Argument(..., help="image files to score"),
+    weights: Path = typer.Option(None, "--weights", help="weights directory (a retrained judge in DIR/learned/)"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+) -> None:
+    """Print the judge's score (1–5, higher is better) of each image."""
+    from restore_ray.imageio import read_image
+    from tool_actors.registry import SCORERS
+
+    judge = SCORERS.build("judge-small", weights_dir=weights, device=device)
+    for path in images:
+        value = float(judge(read_image(path)[None])[0])
+        console.print(f"{value:.3f}  {path}")
+
+
+def train_tool(
+    category: str = typer.Argument(..., help="dejpeg, deblur_defocus or deblur_motion"),
+    out: Path = typer.Option(..., "--out", help=OUT_HELP),
+    data: str = typer.Option("builtin", "--data", help=DATA_HELP),
+    seed: int = typer.Option(0, "--seed", help="random seed (data stream and initialisation)"),
+    steps: int = typer.Option(6000, "--steps", help="optimisation steps"),
+    batch_size: int = typer.Option(16, "--batch-size", help="patches per step"),
+    patch: int = typer.Option(96, "--patch", help="training patch side in pixels (a multiple of 16)"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    threads: int = typer.Option(1, "--threads", help="torch CPU threads"),
+    lr: float = typer.Option(1e-3, "--lr", help="peak learning rate"),
+) -> None:
+    """Train a small learned restoration expert on synthetic pairs from clean images."""
+    from tool_actors.learned.data import EXPERT_CATEGORIES
+    from tool_actors.learned.train_expert import ExpertTrainConfig, train_expert
+
+    if category not in EXPERT_CATEGORIES:
+        raise typer.BadParameter(f"no learned expert for {category!r}; choose one of {', '.join(EXPERT_CATEGORIES)}",
+                                 param_hint="CATEGORY")
+    cfg = ExpertTrainConfig(category=category, data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch,
+                            device=device, threads=threads, lr=lr)
+    with _progress() as bar:
+        card = train_expert(cfg, out, _Reporter(bar, cfg.name), command=_command_line())
+    _print_card(card, out)
