@@ -126,3 +126,30 @@ def agent_toy_dataset(tmp_path) -> Path:
 def agent_write_toy_dataset():
     """The toy dataset writer, for tests that need other sizes or trapped images."""
     return write_toy_dataset
+
+
+# --------------------------------------------------------------------- scorers and encoders (scoring_*)
+@pytest.fixture(scope="session")
+def scoring_crops() -> dict[str, np.ndarray]:
+    """Clean builtin test crops (192²) and a degraded copy of each (one degradation per crop)."""
+    from restore_ray.datasets import builtin_crops
+    from restore_ray.degradations import degrade
+
+    clean = np.stack(builtin_crops("test", 6, 192, seed=3))
+    names = ["noise", "jpeg", "defocus_blur", "motion_blur", "noise", "jpeg"]
+    rng = np.random.default_rng(0)
+    degraded = np.stack([degrade(img, [name], rng)[0] for img, name in zip(clean, names)])
+    return {"clean": clean, "degraded": degraded}
+
+
+@pytest.fixture()
+def scoring_no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[1:] if len(args) > 1 else args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+
