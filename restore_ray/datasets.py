@@ -4,7 +4,8 @@ Two sources of clean images:
 
 * ``builtin``: the natural photographs shipped inside scikit-image, so nothing is downloaded.
   The photographs are split by picture, never by crop, so no test image shares content with a
-  training image: training crops come from ``TRAIN_SOURCES``, test crops from ``TEST_SOURCES``.
+  training image: training crops come from ``TRAIN_SOURCES`` (four colour and six greyscale
+  photographs, cycled in that order), test crops from ``TEST_SOURCES`` (two colour photographs).
   Each clean image is a random square crop (side drawn between ``size`` and the picture's
   shorter side, area-downscaled to ``size``), randomly mirrored.
 * a folder of clean images (e.g. MiO100): every image is used for every combination, as in the
@@ -37,10 +38,13 @@ from restore_ray.manifest import Record, write_manifest
 from restore_ray.names import DEGRADATIONS
 
 
-def _motorcycle_left() -> np.ndarray:
-    from skimage import data
+def _motorcycle(view: int) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        from skimage import data
 
-    return data.stereo_motorcycle()[0]
+        return data.stereo_motorcycle()[view]
+
+    return load
 
 
 def _grey(name: str) -> Callable[[], np.ndarray]:
@@ -65,8 +69,14 @@ def _rgb(name: str) -> Callable[[], np.ndarray]:
 TRAIN_SOURCES: dict[str, Callable[[], np.ndarray]] = {
     "astronaut": _rgb("astronaut"),
     "rocket": _rgb("rocket"),
-    "motorcycle": _motorcycle_left,
+    "motorcycle": _motorcycle(0),
     "camera": _grey("camera"),
+    "motorcycle-right": _motorcycle(1),
+    "brick": _grey("brick"),
+    "grass": _grey("grass"),
+    "gravel": _grey("gravel"),
+    "coins": _grey("coins"),
+    "moon": _grey("moon"),
 }
 TEST_SOURCES: dict[str, Callable[[], np.ndarray]] = {
     "coffee": _rgb("coffee"),
