@@ -106,7 +106,21 @@ SCORERS: Registry[Scorer] = Registry("scorer")
 ENCODERS: Registry[Encoder] = Registry("encoder")
 
 # Modules that register components when imported, in this order.
-BUILTIN_MODULES: tuple[str, ...] = ()
+BUILTIN_MODULES: tuple[str, ...] = (
+    "tool_actors.classical",
+    "tool_actors.neural.paper_tools",
+    "tool_actors.neural.embedded",
+    "tool_actors.scorers.niqe",
+    "tool_actors.scorers.piqe",
+    "tool_actors.scorers.brisque_svm",
+    "tool_actors.scorers.pyiqa_nets",
+    "tool_actors.scorers.deqa",
+    "tool_actors.scorers.combined",
+    "tool_actors.encoders.stats",
+    "tool_actors.encoders.clip",
+    "tool_actors.learned.judge",
+    "tool_actors.learned.experts",
+)
 
 _loaded = False
 

@@ -14,7 +14,6 @@ To use a retrained model instead of the shipped one, write it into ``<weights di
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,12 @@ OUT_HELP = ("folder for NAME.safetensors, NAME.json and NAME.curve.png "
             "(use <weights dir>/learned to replace the shipped model)")
 
 
-def _command_line() -> str:
-    return "restore-ray " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command_line(command: str, arguments: list[str], options: dict[str, Any]) -> str:
+    """The full command that reproduces a run, every option spelt out (recorded in the card)."""
+    words = ["restore-ray", *command.split(), *arguments]
+    for key, value in options.items():
+        words += [f"--{key.replace('_', '-')}", str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 class _Reporter:
@@ -72,14 +75,28 @@ def train(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
     threads: int = typer.Option(1, "--threads", help="torch CPU threads"),
     lr: float = typer.Option(1e-3, "--lr", help="peak learning rate"),
+    toolbox: bool = typer.Option(True, "--toolbox/--no-toolbox",
+                                 help="add outputs of the registered embedded tools to the training groups"),
+    init: Path = typer.Option(None, "--init", help="start from this judge's .safetensors (fine-tuning)"),
+    tone_stats: bool = typer.Option(True, "--tone-stats/--no-tone-stats",
+                                    help="feed the network's head global tone statistics of the image"),
+    tone_branch: bool = typer.Option(False, "--tone-branch/--no-tone-branch",
+                                     help="add a separate score term computed from the tone statistics alone"),
 ) -> None:
     """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
     from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
 
+    options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size, "patch": patch,
+                                   "device": device, "threads": threads, "lr": lr}
     cfg = JudgeTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
-                           threads=threads, lr=lr)
+                           threads=threads, lr=lr, toolbox=toolbox, init=str(init) if init else None,
+                           tone_stats=tone_stats, tone_branch=tone_branch)
+    if init:
+        options["init"] = init
+    command = (_command_line("judge train", [], options) + ("" if toolbox else " --no-toolbox")
+               + ("" if tone_stats else " --no-tone-stats") + (" --tone-branch" if tone_branch else ""))
     with _progress() as bar:
-        card = train_judge(cfg, out, _Reporter(bar, "judge"), command=_command_line())
+        card = train_judge(cfg, out, _Reporter(bar, "judge"), command=command)
     _print_card(card, out)
 
 
@@ -118,8 +135,11 @@ def train_tool(
     if category not in EXPERT_CATEGORIES:
         raise typer.BadParameter(f"no learned expert for {category!r}; choose one of {', '.join(EXPERT_CATEGORIES)}",
                                  param_hint="CATEGORY")
+    options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size, "patch": patch,
+                                   "device": device, "threads": threads, "lr": lr}
     cfg = ExpertTrainConfig(category=category, data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch,
                             device=device, threads=threads, lr=lr)
     with _progress() as bar:
-        card = train_expert(cfg, out, _Reporter(bar, cfg.name), command=_command_line())
+        card = train_expert(cfg, out, _Reporter(bar, cfg.name),
+                            command=_command_line("tools train", [category], options))
     _print_card(card, out)

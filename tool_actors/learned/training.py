@@ -1,0 +1,111 @@
+"""What the judge and expert trainers share: device and thread set-up, the learning-rate
+schedule, step reports, the training-curve figure and the card's common fields."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+StepReport = Callable[[int, int, dict[str, float]], None]  # (step, total, latest values)
+
+
+def setup_device(device: str, threads: int) -> torch.device:
+    """``cpu`` or ``cuda`` (an error, not a fallback, when CUDA is asked for and absent)."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device; use --device cpu")
+    if threads < 1:
+        raise ValueError(f"--threads must be ≥ 1, got {threads}")
+    torch.set_num_threads(threads)
+    return torch.device(device)
+
+
+def seed_all(seed: int) -> None:
+    """Seed torch's generators (the data streams take their own NumPy generators)."""
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
+    """Linear warm-up for ``warmup`` steps, then cosine decay to 2 % of ``base``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t))))
+
+
+def to_tensor(images: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (N, H, W, 3) → float32 (N, 3, H, W) in [0, 1] on ``device``."""
+    arr = np.ascontiguousarray(np.stack(images) if isinstance(images, list) else images)
+    return torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float (N, 3, H, W) in [0, 1] → uint8 (N, H, W, 3), rounded and clipped."""
+    return x.clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def smooth(values: list[float], window: int) -> np.ndarray:
+    """Running mean over ``window`` points (shorter at the start)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return v
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    idx = np.arange(1, v.size + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def plot_curves(path: str | Path, title: str, train: dict[str, list[float]],
+                evals: dict[str, list[tuple[int, float]]]) -> Path:
+    """A PNG: smoothed training losses and held-out losses (left), other held-out metrics (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, values in train.items():
+        ax1.plot(np.arange(1, len(values) + 1), smooth(values, 50), label=key)
+    for key, points in evals.items():  # held-out losses beside the training losses, other metrics on the right
+        if points:
+            ax = ax1 if key.endswith("loss") else ax2
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key)
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("loss (training: running mean of 50)")
+    ax1.set_yscale("log")
+    ax1.legend()
+    ax2.set_xlabel("step")
+    ax2.set_title("held-out synthetic data")
+    ax2.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def card_header(kind: str, name: str, seconds: float, device: torch.device, threads: int) -> dict[str, Any]:
+    """The fields every card starts with."""
+    return {
+        "name": name,
+        "kind": kind,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "training_seconds": round(seconds, 1),
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "human_labels": False,
+    }
