@@ -296,12 +296,9 @@ def test_nets_accept_their_minimum_sizes() -> None:
 
 
 def test_cli_tools_train_rejects_unknown_category() -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from restore_ray.commands.learned import train_tool
+    from restore_ray.cli import app
 
-    app = typer.Typer()
-    app.command()(train_tool)
-    result = CliRunner().invoke(app, ["dehaze", "--out", "/tmp/unused"])
+    result = CliRunner().invoke(app, ["tools", "train", "dehaze", "--out", "/tmp/unused"])
     assert result.exit_code != 0 and "no learned expert for 'dehaze'" in result.output

@@ -1,4 +1,4 @@
-"""``restore-ray tools …``: list the registered restoration tools and apply one to an image."""
+"""``restore-ray tools …``: list the registered restoration tools, apply one to an image, train an expert."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(no_args_is_help=True, help="List the restoration tools and apply one to an image.")
+from restore_ray.commands.learned import train_tool
+
+app = typer.Typer(no_args_is_help=True, help="List the restoration tools, apply one to an image, train a learned expert.")
+app.command("train")(train_tool)
 console = Console()
 err_console = Console(stderr=True)
 
