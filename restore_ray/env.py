@@ -126,6 +126,7 @@ class RestoreEnv(gym.Env):
         self._memo: OrderedDict[bytes, tuple[float, np.ndarray]] = OrderedDict()
         self._order: list[int] = []
         self._episode_in_group = 0
+        self._seed_applied: int | None = None
         self._image_index = 0
         self._reset_state()
 
@@ -193,7 +194,11 @@ class RestoreEnv(gym.Env):
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is not None:
+        # A seed restarts the image order only when it is new: RLlib's env runners pass their fixed
+        # seed again before every episode in ``complete_episodes`` mode (GRPO), which would otherwise
+        # serve the first image of one permutation for ever.
+        if seed is not None and seed != self._seed_applied:
+            self._seed_applied = seed
             self._rng = np.random.default_rng(seed)
             self._order = []
             self._episode_in_group = 0

@@ -145,6 +145,23 @@ def test_group_mode_repeats_each_image(agent_toy_registries, agent_toy_dataset) 
         release(env._spec)
 
 
+def test_a_repeated_seed_does_not_restart_the_image_order(agent_toy_registries, agent_toy_dataset) -> None:
+    """RLlib passes the env runner's seed before every episode in complete_episodes mode (GRPO):
+    training must still move through all images, group by group."""
+    env = make_env(agent_toy_registries, agent_toy_dataset, group_size=2)
+    try:
+        ids = [env.reset(seed=7)[1]["image"] for _ in range(6)]
+        assert ids[0] == ids[1] and ids[2] == ids[3] and ids[4] == ids[5]
+        assert len(set(ids)) == 3
+        fresh = make_env(agent_toy_registries, agent_toy_dataset, group_size=2)
+        try:  # the same seed on a fresh environment gives the same order
+            assert [fresh.reset(seed=7)[1]["image"] for _ in range(6)] == ids
+        finally:
+            release(fresh._spec)
+    finally:
+        release(env._spec)
+
+
 def test_images_are_downscaled_to_the_training_size(agent_toy_registries, agent_toy_dataset) -> None:
     env = make_env(agent_toy_registries, agent_toy_dataset, max_image_side=6)
     try:
