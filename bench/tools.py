@@ -60,7 +60,7 @@ def test_records(data: Path | None, limit: int | None) -> tuple[dict[str, list[R
 
         target = data or Path(tempfile.mkdtemp(prefix="restore-ray-bench-"))
         console.print(f"building a builtin dataset in {target} …")
-        build_dataset("builtin", target, per_combo=21, single_per_split=10)
+        build_dataset("builtin", target, per_combo=30, single_per_split=10)  # 10 test images per degradation
         data = target
     by_degradation: dict[str, list[Record]] = {}
     for rec in read_manifest(data / "single.jsonl"):
