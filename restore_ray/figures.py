@@ -6,6 +6,7 @@ matplotlib renders with the non-interactive Agg backend, so nothing here needs a
 from __future__ import annotations
 
 import os
+import textwrap
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,7 +73,8 @@ def contact_sheet(records: Sequence[Record], out: str | os.PathLike, per_group: 
 
 def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[Sequence[str]], out: str | os.PathLike,
                row_labels: Sequence[str] | None = None, thumb: float = 2.2, suptitle: str | None = None) -> Path:
-    """A grid of images (e.g. degraded → each step → restored → clean) with a title per cell."""
+    """A grid of images (e.g. degraded → each step → restored → clean) with a title per cell and, with
+    ``row_labels``, a caption per row (a plan, say) wrapped under the row's second image."""
     nrows, ncols = len(rows), max(len(r) for r in rows)
     fig, axes = plt.subplots(nrows, ncols, figsize=(thumb * ncols, thumb * 1.15 * nrows), squeeze=False)
     for i, row in enumerate(rows):
@@ -85,8 +87,10 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[Sequence[s
                 continue
             ax.imshow(row[j])
             ax.set_title(titles[i][j], fontsize=7)
-        if row_labels is not None:
-            axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+        if row_labels is not None and row_labels[i]:
+            # under the row's second image (the restored one in before/after grids), wrapped to its width
+            ax = axes[i, min(1, len(row) - 1)]
+            ax.set_xlabel(textwrap.fill(row_labels[i], width=max(20, int(thumb * 22))), fontsize=6)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
     fig.tight_layout()
