@@ -24,7 +24,8 @@ WEIGHTS_HELP = "weights directory (default: $RESTORE_RAY_WEIGHTS)"
 
 def score(
     images: list[Path] = typer.Argument(..., help="image files to score"),
-    scorer: str = typer.Option("niqe", "--scorer", "-s", help="registered scorer name (see `restore-ray scorers list`)"),
+    scorer: str = typer.Option("judge-small", "--scorer", "-s",
+                               help="registered scorer name (default: the embedded default reward; see `restore-ray scorers list`)"),
     weights: Path = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1 …"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
