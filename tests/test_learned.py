@@ -82,6 +82,24 @@ def test_tiny_expert_training_learns(tmp_path: Path) -> None:
     assert out.shape == (2, 24, 24, 3) and out.dtype == np.uint8
 
 
+def test_an_expert_without_shipped_weights_loads_from_the_weights_folder(tmp_path: Path) -> None:
+    """``tools train deblur_defocus --out DIR/learned`` makes the registered tool available with --weights DIR."""
+    name = EXPERT_NAMES["deblur_defocus"]
+    entry = TOOLS.get(name)
+    assert not entry.embedded and entry.category == "deblur_defocus"
+    ok, reason = entry.availability(tmp_path)
+    assert not ok and f"learned/{name}.safetensors" in reason
+    with pytest.raises(UnavailableError, match="tools train|learned/"):
+        TOOLS.build(name, weights_dir=tmp_path)
+    cfg = ExpertTrainConfig(category="deblur_defocus", steps=2, batch_size=2, patch=32, widths=(8, 16), blocks=(1, 1),
+                            eval_every=2, val_pairs=2, eval_pairs=2, eval_patch=32, seed=0)
+    train_expert(cfg, tmp_path / "learned")
+    assert entry.availability(tmp_path) == (True, "ok")
+    tool = TOOLS.build(name, weights_dir=tmp_path)
+    out = tool(np.stack(builtin_crops("train", 2, 24, seed=0)))
+    assert out.shape == (2, 24, 24, 3) and out.dtype == np.uint8
+
+
 def test_expert_training_rejects_unknown_category_and_bad_patch(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no expert for category 'dehaze'"):
         train_expert(ExpertTrainConfig(category="dehaze", steps=1), tmp_path)

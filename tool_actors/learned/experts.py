@@ -107,18 +107,24 @@ class LearnedExpert(Tool):
 
 
 def _register(category: str) -> None:
+    """Register the expert of ``category``: embedded when its weights ship in the package; otherwise a
+    weights-folder tool that expects ``learned/NAME.safetensors`` + ``.json`` (``restore-ray tools train``)."""
     name = EXPERT_NAMES[category]
+    shipped = category in SHIPPED
+    files = (f"{cards.OVERRIDE_SUBDIR}/{name}.safetensors", f"{cards.OVERRIDE_SUBDIR}/{name}.json")
     TOOLS.register(Entry(
         name=name,
         factory=lambda weights_dir=None, device="cpu": LearnedExpert(category, weights_dir, device),
         description=DESCRIPTIONS[category],
         category=category,
         backend="neural",
-        embedded=True,
-        check=lambda: cards.missing_reason(name),
-        extra={"weights_shipped": f"{name}.safetensors", "pad_multiple": 8, "tile": LearnedExpert.tile},
+        embedded=shipped,
+        weights=() if shipped else files,
+        check=(lambda: cards.missing_reason(name)) if shipped else None,
+        extra={"weights_shipped": f"{name}.safetensors" if shipped else None, "pad_multiple": 8,
+               "tile": LearnedExpert.tile},
     ))
 
 
-for _category in SHIPPED:
+for _category in DESCRIPTIONS:
     _register(_category)
