@@ -4,7 +4,8 @@ For every learned expert of a blur category that can run here (shipped, or train
 ``WEIGHTS/learned/`` by ``restore-ray tools train CATEGORY``) and every classical tool of the same
 category: mean ΔPSNR on the single-degradation test records of that degradation, mean ΔPSNR on
 Gaussian blur (σ 1, 2, 3) of the same clean test images — a kernel the classical estimators do not
-model — the share of images improved, and the median time per 512×512 blurred image (one thread).
+model — the share of images improved, and the median time per 512×512 blurred image (one thread,
+``bench/tools.py``'s timing).
 
     python bench/experts.py --weights WEIGHTS                 # builds the builtin dataset (per-combo 30)
     python bench/experts.py --weights WEIGHTS --data DS
@@ -17,10 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -32,6 +31,7 @@ from skimage.metrics import peak_signal_noise_ratio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.tools import time_per_image
 from restore_ray.datasets import build_dataset
 from restore_ray.imageio import read_image
 from restore_ray.manifest import read_manifest
@@ -82,19 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [(read_image(r.lq_path), read_image(r.gt_path)) for r in records
                  if list(r.degradations) == [degradation]]
         gaussian = [(cv2.GaussianBlur(gt, (0, 0), s), gt) for _, gt in pairs for s in GAUSSIAN_SIGMAS]
-        sample = np.tile(pairs[0][0], (3, 3, 1))[:512, :512]
         rows = {}
         for n, tool in tools.items():
             single = [gain(tool, lq, gt) for lq, gt in pairs]
             gauss = [gain(tool, b, gt) for b, gt in gaussian]
-            times = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                tool(sample[None])
-                times.append(time.perf_counter() - t0)
             rows[n] = {"single_d_psnr": float(np.mean(single)), "single_improved": float(np.mean(np.array(single) > 0)),
                        "gaussian_d_psnr": float(np.mean(gauss)), "gaussian_improved": float(np.mean(np.array(gauss) > 0)),
-                       "ms_per_512": 1000 * statistics.median(times), "n_single": len(single), "n_gaussian": len(gauss)}
+                       "ms_per_512": 1000 * time_per_image(tool, pairs[0][0], args.repeats), "n_single": len(single), "n_gaussian": len(gauss)}
         results[expert] = {"category": category, "degradation": degradation, "weights": str(tools[expert].weights_path),
                            "tools": rows}
         table = Table(f"{expert} vs {category}", f"ΔPSNR {degradation}", "improved", "ΔPSNR Gaussian", "improved",

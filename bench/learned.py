@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -43,12 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 import tool_actors.learned.experts
 import tool_actors.learned.judge  # noqa: F401 - registers judge-small
+from bench.tools import time_per_image
 from restore_ray.imageio import read_image
 from restore_ray.manifest import Record, read_manifest
 from tool_actors.learned.distortions import psnr, ssim
 from tool_actors.registry import SCORERS, TOOLS
 
-TIMING_SIDE = 512
 GAUSSIAN_SIGMAS = (1.0, 2.0, 3.0)
 TARGETS = {"delta_spearman": 0.6, "clean_above": 0.95, "dejpeg_gain_db": 1.0}
 
@@ -73,19 +71,6 @@ def load_records(data: Path | None, split: str = "test") -> tuple[list[Record], 
     single = [r for r in read_manifest(data / "single.jsonl") if r.split == split and r.gt is not None]
     mixed = [r for r in read_manifest(data / "manifest.jsonl") if r.split == split and r.gt is not None]
     return single, mixed, data
-
-
-def time_per_image(fn, image: np.ndarray, repeats: int) -> float:
-    """Median seconds for one 512×512 image (the test image tiled up to size), after a warm-up."""
-    reps = (-(-TIMING_SIDE // image.shape[0]), -(-TIMING_SIDE // image.shape[1]), 1)
-    big = np.ascontiguousarray(np.tile(image, reps)[:TIMING_SIDE, :TIMING_SIDE])[None]
-    fn(big)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(big)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def scorer_metrics(scorer, single: list[dict], mixed: list[dict]) -> dict:

@@ -10,6 +10,7 @@ import textwrap
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -64,11 +65,7 @@ def contact_sheet(records: Sequence[Record], out: str | os.PathLike, per_group: 
         axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center", labelpad=8)
     fig.suptitle("degraded (left) / clean (right), by combination", fontsize=9)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[Sequence[str]], out: str | os.PathLike,
@@ -94,8 +91,13 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[Sequence[s
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
     fig.tight_layout()
+    return save_figure(fig, out)
+
+
+def save_figure(fig: Any, out: str | os.PathLike, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``out`` (creating its folder), close it, and return the path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out

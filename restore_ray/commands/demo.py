@@ -35,7 +35,6 @@ def demo(
     from restore_ray.config import TrainConfig
     from restore_ray.datasets import build_dataset
     from restore_ray.evaluate import evaluate, pick, save_rows, summarise
-    from restore_ray.executors import local_executor
     from restore_ray.figures import contact_sheet, image_grid
     from restore_ray.imageio import read_image
     from restore_ray.manifest import read_manifest

@@ -15,7 +15,7 @@ mean PSNR of input and output against the target, and the share of pairs it impr
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,9 @@ from tool_actors.learned.distortions import psnr
 from tool_actors.learned.nets import ExpertConfig, ExpertNet
 from tool_actors.learned.training import (
     StepReport,
+    card_footer,
     card_header,
+    card_settings,
     cosine_lr,
     plot_curves,
     seed_all,
@@ -170,16 +172,10 @@ def train_expert(cfg: ExpertTrainConfig, out_dir: str | Path, report: StepReport
         **card_header("tool", cfg.name, train_seconds, device, cfg.threads),
         "category": cfg.category,
         "data": patches.describe(),
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "steps": cfg.steps,
-        "seed": cfg.seed,
+        **card_settings(cfg),
         "measured": {"held_out": f"{cfg.eval_pairs} synthetic pairs of {cfg.eval_patch}-pixel patches of the "
                                  "training pictures (own random stream)", **measured},
-        "final_train_loss": float(np.mean(history["loss"][-100:])),
-        "held_out_checks": {k: [[int(a), round(float(b), 5)] for a, b in v] for k, v in evals.items()},
-        "curve": curve.name,
-        "command": command,
-        "total_seconds": round(time.perf_counter() - t0, 1),
+        **card_footer(history, evals, curve, command, t0, loss_window=100),
     }
     _, card_path = cards.save(model, out_dir / f"{cfg.name}.safetensors", card)
     return cards.read_card(card_path)

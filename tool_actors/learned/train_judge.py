@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ from tool_actors.learned.nets import JudgeConfig, JudgeNet
 from tool_actors.learned.toolbox import ToolboxTool, load_toolbox
 from tool_actors.learned.training import (
     StepReport,
+    card_footer,
     card_header,
+    card_settings,
     cosine_lr,
     plot_curves,
     seed_all,
@@ -254,19 +256,13 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
     card = {
         **card_header("scorer", cfg.name, train_seconds, device, cfg.threads),
         "data": {**patches.describe(), "toolbox": [t.name for t in toolbox]},
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "steps": cfg.steps,
-        "seed": cfg.seed,
+        **card_settings(cfg),
         "score_range": [1.0, 5.0],
         "higher_is_better": True,
         "calibration": calibration.to_dict(),
         "measured": {"held_out": f"{cfg.eval_groups} synthetic groups of {cfg.eval_patch}-pixel patches "
                                   "of the training pictures (own random stream)", **measured},
-        "final_train_loss": float(np.mean(history["loss"][-50:])),
-        "held_out_checks": {k: [[int(a), round(float(b), 5)] for a, b in v] for k, v in evals.items()},
-        "curve": curve.name,
-        "command": command,
-        "total_seconds": round(time.perf_counter() - t0, 1),
+        **card_footer(history, evals, curve, command, t0, loss_window=50),
     }
     _, card_path = cards.save(model, out_dir / f"{cfg.name}.safetensors", card)
     return cards.read_card(card_path)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import platform
+import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +70,7 @@ def smooth(values: list[float], window: int) -> np.ndarray:
 def plot_curves(path: str | Path, title: str, train: dict[str, list[float]],
                 evals: dict[str, list[tuple[int, float]]]) -> Path:
     """A PNG: smoothed training losses and held-out losses (left), other held-out metrics (right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from restore_ray.figures import plt, save_figure
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for key, values in train.items():
@@ -89,11 +88,26 @@ def plot_curves(path: str | Path, title: str, train: dict[str, list[float]],
     ax2.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
+
+
+def card_settings(cfg: Any) -> dict[str, Any]:
+    """The run's settings (a dataclass, tuples as lists), steps and seed, as every card records them."""
+    return {"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+            "steps": cfg.steps, "seed": cfg.seed}
+
+
+def card_footer(history: dict[str, list[float]], evals: dict[str, list[tuple[int, float]]], curve: Path,
+                command: str, t0: float, loss_window: int) -> dict[str, Any]:
+    """The fields every card ends with: final training loss (mean of the last ``loss_window`` steps),
+    held-out checks, the curve's file name, the command and the total time since ``t0``."""
+    return {
+        "final_train_loss": float(np.mean(history["loss"][-loss_window:])),
+        "held_out_checks": {k: [[int(a), round(float(b), 5)] for a, b in v] for k, v in evals.items()},
+        "curve": curve.name,
+        "command": command,
+        "total_seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def card_header(kind: str, name: str, seconds: float, device: torch.device, threads: int) -> dict[str, Any]:
