@@ -27,29 +27,8 @@ from tool_actors.scorers.deqa import (
     level_token_ids,
     preprocess,
     prompt_ids,
+    word_level_tokenizer,
 )
-
-WORDS = ("\n", "USER", ":", "How", "would", "you", "rate", "the", "quality", "of", "this", "image", "?",
-         "ASSISTANT", "The", "is") + LEVELS
-
-
-def _tokenizer():
-    """A LLaMA-like word-level tokenizer: metaspace pre-tokenisation, <s> prepended."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    for w in WORDS:
-        vocab.setdefault("▁" + w, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split("\n", "isolated"),
-        pre_tokenizers.Punctuation(),
-        pre_tokenizers.Metaspace(),
-    ])
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
-
 
 @pytest.fixture(scope="module")
 def tiny_deqa(tmp_path_factory) -> Path:
@@ -58,7 +37,7 @@ def tiny_deqa(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("weights")
     folder = root / FOLDER
-    tokenizer = _tokenizer()
+    tokenizer = word_level_tokenizer()
     tokenizer.save_pretrained(folder)
     vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
               "image_size": 28, "patch_size": 14}
@@ -105,7 +84,7 @@ def test_preprocess_is_clip_normalised_bicubic() -> None:
 
 
 def test_prompt_ids_keep_one_bos_and_mark_the_image() -> None:
-    tok = _tokenizer()
+    tok = word_level_tokenizer()
     ids = prompt_ids(tok, PROMPT, -200)
     assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 1
     assert ids.count(-200) == 1
@@ -116,7 +95,7 @@ def test_prompt_ids_keep_one_bos_and_mark_the_image() -> None:
 
 
 def test_level_token_ids_are_the_level_words() -> None:
-    tok = _tokenizer()
+    tok = word_level_tokenizer()
     ids = level_token_ids(tok)
     assert [tok.convert_ids_to_tokens(i) for i in ids] == ["▁" + w for w in LEVELS]
 
@@ -159,3 +138,13 @@ def test_deqa_score_is_the_level_softmax_of_the_model_logits(tiny_deqa, scoring_
         logits = scorer.model(input_ids=ids, images=preprocess(batch, 28))["logits"][:, -1]
     level = logits[:, [tok.convert_tokens_to_ids("▁" + w) for w in LEVELS]]
     np.testing.assert_allclose(scorer(batch), level_score(level).numpy(), rtol=1e-5)
+
+
+def test_deqa_from_model_scores_like_the_loaded_folder(tiny_deqa, scoring_crops) -> None:
+    from tool_actors.scorers.deqa import DeQAScorer
+
+    loaded = SCORERS.build("deqa", weights_dir=tiny_deqa)
+    wrapped = DeQAScorer.from_model(loaded.model, word_level_tokenizer(), device="cpu")
+    assert wrapped.folder is None and wrapped.image_size == loaded.image_size
+    batch = scoring_crops["degraded"][:2]
+    np.testing.assert_array_equal(wrapped(batch), loaded(batch))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,3 +80,32 @@ def write_json(out_dir: Path, name: str, cpu_dry_run: bool, report: dict[str, An
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+class GpuSampler(threading.Thread):
+    """Polls nvidia-smi for utilisation (%) and memory used (MiB) until stopped; nothing without it."""
+
+    def __init__(self, period: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.period, self.samples, self._stop = period, [], threading.Event()
+
+    def run(self) -> None:
+        if shutil.which("nvidia-smi") is None:
+            return
+        while not self._stop.is_set():
+            out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
+                                  "--format=csv,noheader,nounits"], capture_output=True, text=True)
+            if out.returncode == 0 and out.stdout.strip():
+                util, mem = out.stdout.strip().splitlines()[0].split(",")
+                self.samples.append((time.time(), float(util), float(mem)))
+            self._stop.wait(self.period)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def summary(self) -> dict[str, Any]:
+        """Mean and peak utilisation, peak memory; Nones when nothing was sampled."""
+        util = [u for _, u, _ in self.samples]
+        mem = [m for _, _, m in self.samples]
+        return {"samples": len(util), "util_mean_pct": round(sum(util) / len(util), 1) if util else None,
+                "util_max_pct": max(util) if util else None, "mem_max_mib": max(mem) if mem else None}

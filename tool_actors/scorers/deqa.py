@@ -121,6 +121,33 @@ def level_token_ids(tokenizer: Any) -> list[int]:
     return ids
 
 
+PROMPT_WORDS = ("\n", "USER", ":", "How", "would", "you", "rate", "the", "quality", "of", "this", "image", "?",
+                "ASSISTANT", "The", "is") + LEVELS
+
+
+def word_level_tokenizer() -> Any:
+    """A LLaMA-like word-level tokenizer that knows only the prompt's and the level words.
+
+    For mPLUG-Owl2 models with random weights (the tests' tiny judge, the full-size GPU check):
+    metaspace pre-tokenisation and ``<s>`` prepended, like LLaMA's, so ``prompt_ids`` and
+    ``level_token_ids`` take the same path as with DeQA-Score's own tokenizer.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    for w in PROMPT_WORDS:
+        vocab.setdefault("\u2581" + w, len(vocab))  # ▁: SentencePiece's word boundary
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split("\n", "isolated"),
+        pre_tokenizers.Punctuation(),
+        pre_tokenizers.Metaspace(),
+    ])
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
 def check_folder(folder: Path) -> None:
     """``UnavailableError`` naming what a DeQA-Score folder lacks."""
     if not folder.is_dir():
@@ -157,12 +184,32 @@ class DeQAScorer(Scorer):
 
         self.folder = Path(folder)
         check_folder(self.folder)
+        dev = resolve_device(device)
+        dtype = torch.float16 if dev.type == "cuda" else torch.float32
+        tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True)
+        model = deqa_arch.model_class().from_pretrained(str(self.folder), dtype=dtype, local_files_only=True)
+        self._attach(model, tokenizer, device)
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, tokenizer: Any, device: str = "cpu") -> DeQAScorer:
+        """A scorer around an mPLUG-Owl2 model already in memory (same prompt, preprocessing and formula).
+
+        Used to measure a full-size judge with random weights without writing 14 GB to disk first;
+        the model keeps its dtype.
+        """
+        scorer = cls.__new__(cls)
+        scorer.folder = None
+        scorer._attach(model, tokenizer, device)
+        return scorer
+
+    def _attach(self, model: torch.nn.Module, tokenizer: Any, device: str) -> None:
+        from tool_actors.scorers import deqa_arch
+
         self.device = str(device)
         self._dev = resolve_device(device)
-        self._dtype = torch.float16 if self._dev.type == "cuda" else torch.float32
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True)
-        self.model = deqa_arch.model_class().from_pretrained(
-            str(self.folder), dtype=self._dtype, local_files_only=True).to(self._dev).eval()
+        self.tokenizer = tokenizer
+        self.model = model.to(self._dev).eval()
+        self._dtype = next(self.model.parameters()).dtype
         self.image_size = int(self.model.config.visual_config["visual_model"]["image_size"])
         ids = prompt_ids(self.tokenizer, PROMPT, deqa_arch.IMAGE_TOKEN_INDEX)
         self._input_ids = torch.tensor([ids], dtype=torch.long, device=self._dev)  # (1, T)
