@@ -142,6 +142,7 @@ def test_norm_constants_are_robust_and_never_zero() -> None:
     ("haze", "dark_channel_p10", +1), ("rain", "log_line_block_positive", +1), ("rain", "log_line_spread", +1),
     ("defocus_blur", "tile_fine_sharpest", -1), ("defocus_blur", "ring_dip", +1),
     ("motion_blur", "log_tile_mid_agreement", +1), ("motion_blur", "log_tile_agreement_max", +1),
+    ("motion_blur", "acf_aniso_len_50", +1), ("defocus_blur", "acf_min_len_50", +1),
 ])
 def test_each_degradation_moves_its_feature(scoring_crops, degradation, feature, direction) -> None:
     from restore_ray.degradations import degrade

@@ -1,9 +1,10 @@
-"""Blur statistics of the ``stats`` encoder: spectrum, per-tile fine/coarse band tensors, edge widths.
+"""Blur statistics of the ``stats`` encoder: spectrum, per-tile fine/coarse band tensors, edge widths,
+correlation lengths of the directional derivative.
 
-Everything here is a ratio of finer- to coarser-scale energy, so brightness and contrast changes
-leave it alone; white-noise energy is removed first and JPEG block boundaries are smoothed (or
-their grid frequencies left out). Each function fills its entries of the feature dict (names and
-meanings: ``stats_features.FEATURES``).
+Everything here is a ratio of finer- to coarser-scale energy (or a length read from a normalised
+autocorrelation), so brightness and contrast changes leave it alone; white-noise energy is removed
+first and JPEG block boundaries are smoothed (or their grid frequencies left out). Each function
+fills its entries of the feature dict (names and meanings: ``stats_features.FEATURES``).
 """
 
 from __future__ import annotations
@@ -123,9 +124,11 @@ def _generalised_eig(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return lmax, lmin, np.arctan2(vy, vx)
 
 
-def _tile_pair(a: np.ndarray, b: np.ndarray, ga: np.ndarray, gb: np.ndarray, key: str, f: dict[str, float]) -> float:
+def _tile_pair(a: np.ndarray, b: np.ndarray, ga: np.ndarray, gb: np.ndarray, key: str, f: dict[str, float],
+               directional: bool = True) -> float:
     """Features of one band pair from per-tile tensors ``a`` (finer), ``b`` (coarser) and their expected
-    white-noise energies per axis ``ga``, ``gb``; returns the agreement (before the log)."""
+    white-noise energies per axis ``ga``, ``gb``; returns the agreement (before the log). Without
+    ``directional`` only the sharpest/blurriest ratios become features (the agreement is still returned)."""
     lo, hi = _RATIO_RANGE
     a, b = a.copy(), b.copy()
     a[:, :2] = np.maximum(a[:, :2] - 1.2 * ga[:, None], 0.05 * ga[:, None] + 1e-12)  # noise-limited: a small floor
@@ -135,7 +138,8 @@ def _tile_pair(a: np.ndarray, b: np.ndarray, ga: np.ndarray, gb: np.ndarray, key
     valid = b_energy > 4 * gb + 1e-9
     if valid.sum() < 2:  # no tile with coarse-band structure above the noise: nothing to compare
         f[f"tile_{key}_sharpest"] = f[f"tile_{key}_blurriest"] = math.log(lo)
-        f[f"log_tile_{key}_agreement"] = f[f"log_tile_{key}_directional"] = math.log(_AGREE_FLOOR)
+        if directional:
+            f[f"log_tile_{key}_agreement"] = f[f"log_tile_{key}_directional"] = math.log(_AGREE_FLOOR)
         return 0.0
     sel = valid & (b_energy >= np.percentile(b_energy[valid], 50))
     a, b, a_snr = a[sel], b[sel], a_snr[sel]
@@ -146,14 +150,15 @@ def _tile_pair(a: np.ndarray, b: np.ndarray, ga: np.ndarray, gb: np.ndarray, key
     f[f"tile_{key}_sharpest"] = float(np.median(np.log(lmax)))
     f[f"tile_{key}_blurriest"] = float(np.median(np.log(lmin)))
     ok = a_snr > 1.0  # a direction is only meaningful where the finer band rises above the noise
-    agreement = directional = 0.0
+    agreement = shared = 0.0
     if ok.any():
         weight = min(1.0, ok.sum() / 8.0)  # few tiles: shrink towards "no agreement"
         phase = np.exp(2j * psi[ok])
         agreement = float(abs(phase.mean())) * weight
-        directional = float(abs((np.log(lmax[ok] / lmin[ok]) * phase).mean())) * weight
-    f[f"log_tile_{key}_agreement"] = log_evidence(agreement, _AGREE_FLOOR)
-    f[f"log_tile_{key}_directional"] = log_evidence(directional, _AGREE_FLOOR)
+        shared = float(abs((np.log(lmax[ok] / lmin[ok]) * phase).mean())) * weight
+    if directional:
+        f[f"log_tile_{key}_agreement"] = log_evidence(agreement, _AGREE_FLOOR)
+        f[f"log_tile_{key}_directional"] = log_evidence(shared, _AGREE_FLOOR)
     return agreement
 
 
@@ -170,7 +175,10 @@ def tile_features(y: np.ndarray, f: dict[str, float]) -> None:
     var_half = var_full / 4.0  # 2× area downsampling quarters white-noise variance
     gain = {s: _band_noise_gain(*s) for s in ((0.7, 1.4), (1.4, 2.8), (2.8, 5.6))}
     agreements = [
-        _tile_pair(full[0][:n], full[1][:n], gain[(0.7, 1.4)] * var_full, gain[(1.4, 2.8)] * var_full, "fine", f),
+        # the finest pair gives no direction features: noise and JPEG wipe that band, which is clean in every
+        # training image that has motion blur, so a read-out trained on it would miss motion under them
+        _tile_pair(full[0][:n], full[1][:n], gain[(0.7, 1.4)] * var_full, gain[(1.4, 2.8)] * var_full, "fine", f,
+                   directional=False),
         _tile_pair(halved[0][:n], halved[1][:n], gain[(0.7, 1.4)] * var_half, gain[(1.4, 2.8)] * var_half, "mid", f),
         _tile_pair(halved[1][:n], halved[2][:n], gain[(1.4, 2.8)] * var_half, gain[(2.8, 5.6)] * var_half, "coarse",
                    f),
@@ -222,6 +230,84 @@ def edge_features(y: np.ndarray, y2: np.ndarray, sigma: float, f: dict[str, floa
         f["edge_scale_ratio"] = f["edge_scale_ratio_sharpest"] = 0.0
     ratio, _ = _edge_ratio(y, 0.7, 1.4, sigma)
     f["edge_scale_ratio_fine"] = float(np.median(ratio)) if ratio.size else 0.0
+
+
+# ------------------------------------------------------------------------- correlation lengths
+_ACF_ANGLES = 16  # directions over [0°, 180°)
+_ACF_LAGS = np.arange(0.5, 10.01, 0.5)  # lags in pixels of the 2× downsampled image
+_ACF_CUT = 0.35  # cycles/pixel: frequencies above it (mostly noise) are left out
+_ACF_FLOOR = 0.36  # cycles/pixel: the white-noise power per bin is read above this
+
+
+@lru_cache(maxsize=8)
+def _acf_geometry(h: int, w: int) -> tuple[np.ndarray, ...]:
+    """Window, frequency grids, kept-bin mask, noise-floor mask and sampling offsets for an (h, w) map."""
+    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    fy = np.broadcast_to(np.fft.fftfreq(h)[:, None], (h, w // 2 + 1))
+    fx = np.broadcast_to(np.fft.rfftfreq(w)[None, :], (h, w // 2 + 1))
+    radius = np.sqrt(fx**2 + fy**2)
+    # leave out DC and the frequencies of an 8-pixel grid, ± 1.5 bins (they include the 4-pixel grid
+    # that JPEG's 8×8 blocks leave at this 2× downsampled scale)
+    off_grid = (np.abs(fx * 8 - np.round(fx * 8)) * w / 8 > 1.5) & (np.abs(fy * 8 - np.round(fy * 8)) * h / 8 > 1.5)
+    keep = off_grid & (radius > 0) & (radius < _ACF_CUT)
+    floor = off_grid & (radius >= _ACF_FLOOR)
+    if floor.sum() < 4:  # tiny images: the outer bins stand in for the noise band
+        floor = radius >= radius.max() * 0.7
+    theta = np.arange(_ACF_ANGLES) * np.pi / _ACF_ANGLES
+    c, s = np.cos(theta), np.sin(theta)
+    dy, dx = np.outer(_ACF_LAGS, s) % h, np.outer(_ACF_LAGS, c) % w  # (lags, angles), periodic
+    y0, x0 = np.floor(dy).astype(np.int64), np.floor(dx).astype(np.int64)
+    ty, tx = dy - y0, dx - x0
+    return (win, fx * fx * keep, fy * fy * keep, fx * fy * keep, floor, c, s,
+            y0, x0, (y0 + 1) % h, (x0 + 1) % w, ty, tx)
+
+
+def _crossing(profile: np.ndarray, level: float) -> np.ndarray:
+    """Per direction, the first lag at which a (lags, angles) profile that starts at 1 falls below ``level``
+    (linear interpolation; the largest lag if it never does)."""
+    v = np.vstack([np.ones((1, profile.shape[1])), profile])
+    lags = np.concatenate([[0.0], _ACF_LAGS])
+    below = v < level
+    below[-1] = True
+    k = np.argmax(below, axis=0)
+    cols = np.arange(v.shape[1])
+    a, b = v[k - 1, cols], v[k, cols]
+    t = np.clip((a - level) / np.maximum(a - b, 1e-9), 0.0, 1.0)
+    return lags[k - 1] + t * (lags[k] - lags[k - 1])
+
+
+def acf_features(y2: np.ndarray, f: dict[str, float]) -> None:
+    """Correlation lengths of the directional derivative of the 2× downsampled luma ``y2``, per direction.
+
+    Bright streaks thinner than 3 pixels (rain) are removed first by a 3×3 grey opening. From the power
+    spectrum, white-noise floor subtracted (noise only touches lag 0 of an autocorrelation, so the
+    lengths stay put under it), the autocorrelation of the derivative along θ is read at lags along θ
+    and normalised by its lag-0 value; L(θ) is where it falls below 1/2 (and 1/4). A blur of extent s
+    along θ adds about s² to L(θ)²: a motion blur adds to one direction, so L² gains a second angular
+    harmonic, which an isotropic blur (defocus, JPEG) leaves alone; the shortest L grows with any blur
+    that reaches every direction (defocus)."""
+    (win, wxx, wyy, wxy, floor_mask, c, s, y0, x0, y1, x1, ty, tx) = _acf_geometry(*y2.shape)
+    opened = cv2.morphologyEx(np.ascontiguousarray(y2, np.float32), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    spec = scipy.fft.rfft2((opened - opened.mean()) * win, workers=1)
+    power = (spec.real**2 + spec.imag**2).astype(np.float64)
+    power -= float(power[floor_mask].mean())
+    shape = y2.shape
+
+    def sample(a: np.ndarray) -> np.ndarray:  # bilinear, at the lag offsets
+        return (a[y0, x0] * (1 - ty) * (1 - tx) + a[y1, x0] * ty * (1 - tx)
+                + a[y0, x1] * (1 - ty) * tx + a[y1, x1] * ty * tx)
+
+    axx = scipy.fft.irfft2(power * wxx, s=shape, workers=1)
+    ayy = scipy.fft.irfft2(power * wyy, s=shape, workers=1)
+    axy = scipy.fft.irfft2(power * wxy, s=shape, workers=1)
+    cc, ss, cs = c * c, s * s, 2.0 * c * s
+    zero = cc * axx[0, 0] + ss * ayy[0, 0] + cs * axy[0, 0]
+    profile = (cc * sample(axx) + ss * sample(ayy) + cs * sample(axy)) / (np.abs(zero) + 1e-12)
+    harmonic = np.exp(2j * np.arange(_ACF_ANGLES) * np.pi / _ACF_ANGLES)
+    for level, key in ((0.5, "50"), (0.25, "25")):
+        sq = _crossing(profile, level) ** 2
+        f[f"acf_aniso_len_{key}"] = math.sqrt(2.0 * abs(complex((sq * harmonic).mean())))
+        f[f"acf_min_len_{key}"] = math.sqrt(float(sq.min()))
 
 
 def blur_sigma(ratio: float) -> float:

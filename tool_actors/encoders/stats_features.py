@@ -17,6 +17,9 @@ degradations come in combinations never seen together in training:
   motion is one blurriest direction shared by all regions, measured at three scales (the scale of
   the blur's length; JPEG and noise hide the finest). A scene's own anisotropy cancels in the
   fine/coarse ratio because it is the same in both bands;
+* blur extent per direction is the correlation length of the directional derivative (white noise
+  only touches lag 0; rain streaks are opened away first): motion lengthens one direction,
+  defocus every direction;
 * edge width is the ratio of gradient magnitudes at two scales at strong edges (independent of
   the edge's contrast);
 * rain is bright (positive-only), thin, elongated line response within 30° of vertical (the
@@ -40,7 +43,7 @@ import math
 import cv2
 import numpy as np
 
-from tool_actors.encoders.stats_blur import blur_sigma, edge_features, spectral_features, tile_features
+from tool_actors.encoders.stats_blur import acf_features, blur_sigma, edge_features, spectral_features, tile_features
 from tool_actors.encoders.stats_maps import block_mean, block_view, haar_hh_sigma, half, thirds
 from tool_actors.encoders.stats_rain import rain_features
 
@@ -91,21 +94,30 @@ FEATURES: tuple[tuple[str, str], ...] = (
     # the generalised eigenvalues λ of A v = λ B v are the fine/coarse energy ratios along the
     # tile's sharpest (λmax) and blurriest (λmin, direction ψ) directions. Statistics over the half
     # of the tiles with the most B energy (B clearly above the noise). Bands (full-resolution σ):
-    # fine 0.7–1.4 over 1.4–2.8; mid 1.4–2.8 over 2.8–5.6; coarse 2.8–5.6 over 5.6–11.2
+    # fine 0.7–1.4 over 1.4–2.8; mid 1.4–2.8 over 2.8–5.6; coarse 2.8–5.6 over 5.6–11.2. The fine
+    # bands give no direction features of their own: noise and JPEG wipe them in unseen mixtures
     ("tile_fine_sharpest", "median log λmax of the fine bands: fine detail along the sharpest direction (defocus)"),
     ("tile_fine_blurriest", "median log λmin of the fine bands: fine detail along the blurriest direction"),
-    ("log_tile_fine_agreement", ("log(|tile mean of e^{2iψ}| + 0.02) over the tiles whose finer band rises above the "
-     "noise: one blur direction shared by the whole image (motion)")),
-    ("log_tile_fine_directional", "log(|tile mean of log(λmax/λmin)·e^{2iψ}| + 0.02): shared and strong"),
     ("tile_mid_sharpest", "tile_fine_sharpest for the mid bands (JPEG and noise leave them more)"),
     ("tile_mid_blurriest", "tile_fine_blurriest for the mid bands"),
-    ("log_tile_mid_agreement", "log_tile_fine_agreement for the mid bands"),
-    ("log_tile_mid_directional", "log_tile_fine_directional for the mid bands"),
+    ("log_tile_mid_agreement", ("log(|tile mean of e^{2iψ}| + 0.02) over the tiles whose finer mid band rises above "
+     "the noise: one blur direction shared by the whole image (motion)")),
+    ("log_tile_mid_directional", ("log(|tile mean of log(λmax/λmin)·e^{2iψ}| + 0.02) for the mid bands: shared "
+     "and strong")),
     ("tile_coarse_sharpest", "tile_fine_sharpest for the coarse bands (long blurs)"),
     ("tile_coarse_blurriest", "tile_fine_blurriest for the coarse bands"),
-    ("log_tile_coarse_agreement", "log_tile_fine_agreement for the coarse bands"),
-    ("log_tile_coarse_directional", "log_tile_fine_directional for the coarse bands"),
-    ("log_tile_agreement_max", "the largest of the three agreements: a motion blur shows at the scale of its length"),
+    ("log_tile_coarse_agreement", "log_tile_mid_agreement for the coarse bands"),
+    ("log_tile_coarse_directional", "log_tile_mid_directional for the coarse bands"),
+    ("log_tile_agreement_max", ("the largest of the fine, mid and coarse agreements: a motion blur shows at the scale "
+     "of its length")),
+    # blur: correlation lengths L(θ) of the directional derivative along θ (2× downsampled Y, 3×3 grey
+    # opening against thin bright streaks, white-noise floor subtracted from the spectrum; lag 0 holds
+    # all the noise, so L stays put under it; 16 directions, 2× pixels) ---------------------------
+    ("acf_aniso_len_50", ("√(2nd angular harmonic amplitude of L(θ)²), L where the normalised autocorrelation "
+     "falls below 1/2: the blur length one direction has beyond the others (motion; isotropic blur adds none)")),
+    ("acf_min_len_50", "shortest L(θ) at 1/2: blur present in every direction (defocus)"),
+    ("acf_aniso_len_25", "acf_aniso_len_50 with L read where the autocorrelation falls below 1/4 (longer blurs)"),
+    ("acf_min_len_25", "acf_min_len_50 at 1/4"),
     # blur: spatial ---------------------------------------------------------------------------
     ("sharp_block_p90", ("90th percentile over 16×16 blocks of log(gradient energy / local variance), both "
      "noise-corrected: how sharp the sharpest regions are (a synthetic blur reaches every region)")),
@@ -292,6 +304,7 @@ def image_features(image: np.ndarray) -> np.ndarray:
     spectral_features(y, f)
     tile_features(y, f)
     edge_features(y, y2, sigma_luma, f)
+    acf_features(y2, f)
 
     _jpeg(y, f)
     _haze(rgb, y, v, sigma_luma, f)
