@@ -83,15 +83,15 @@ def test_tiny_expert_training_learns(tmp_path: Path) -> None:
 
 
 def test_an_expert_without_shipped_weights_loads_from_the_weights_folder(tmp_path: Path) -> None:
-    """``tools train deblur_defocus --out DIR/learned`` makes the registered tool available with --weights DIR."""
-    name = EXPERT_NAMES["deblur_defocus"]
+    """``tools train deblur_motion --out DIR/learned`` makes the registered tool available with --weights DIR."""
+    name = EXPERT_NAMES["deblur_motion"]
     entry = TOOLS.get(name)
-    assert not entry.embedded and entry.category == "deblur_defocus"
+    assert not entry.embedded and entry.category == "deblur_motion"
     ok, reason = entry.availability(tmp_path)
     assert not ok and f"learned/{name}.safetensors" in reason
     with pytest.raises(UnavailableError, match="tools train|learned/"):
         TOOLS.build(name, weights_dir=tmp_path)
-    cfg = ExpertTrainConfig(category="deblur_defocus", steps=2, batch_size=2, patch=32, widths=(8, 16), blocks=(1, 1),
+    cfg = ExpertTrainConfig(category="deblur_motion", steps=2, batch_size=2, patch=32, widths=(8, 16), blocks=(1, 1),
                             eval_every=2, val_pairs=2, eval_pairs=2, eval_patch=32, seed=0)
     train_expert(cfg, tmp_path / "learned")
     assert entry.availability(tmp_path) == (True, "ok")

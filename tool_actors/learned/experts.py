@@ -36,7 +36,7 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 # The experts whose weights ship in the package (tool_actors/learned/weights/).
-SHIPPED: tuple[str, ...] = ("dejpeg",)
+SHIPPED: tuple[str, ...] = ("dejpeg", "deblur_defocus")
 
 
 def _pad_to(image: np.ndarray, multiple: int) -> np.ndarray:
