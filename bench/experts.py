@@ -26,7 +26,6 @@ import cv2
 import numpy as np
 from rich.console import Console
 from rich.table import Table
-from skimage.metrics import peak_signal_noise_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,6 +36,7 @@ from restore_ray.imageio import read_image
 from restore_ray.manifest import read_manifest
 from restore_ray.names import CATEGORY_TO_DEGRADATION
 from tool_actors.learned.train_expert import EXPERT_NAMES
+from tool_actors.metrics import psnr
 from tool_actors.registry import TOOLS
 
 console = Console()
@@ -46,7 +46,7 @@ BLUR_CATEGORIES = ("deblur_defocus", "deblur_motion")
 
 def gain(tool, degraded: np.ndarray, clean: np.ndarray) -> float:
     out = tool(degraded[None])[0]
-    return float(peak_signal_noise_ratio(clean, out) - peak_signal_noise_ratio(clean, degraded))
+    return psnr(clean, out) - psnr(clean, degraded)
 
 
 def main(argv: list[str] | None = None) -> int:

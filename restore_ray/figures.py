@@ -64,7 +64,7 @@ def contact_sheet(records: Sequence[Record], out: str | os.PathLike, per_group: 
         label = f"{setting or 'single'}: {combo}"
         axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center", labelpad=8)
     fig.suptitle("degraded (left) / clean (right), by combination", fontsize=9)
-    _tight_below_title(fig)
+    tight_below_title(fig)
     return save_figure(fig, out)
 
 
@@ -90,12 +90,13 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[Sequence[s
             ax.set_xlabel(textwrap.fill(row_labels[i], width=max(20, int(thumb * 22))), fontsize=6)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-    _tight_below_title(fig)
+    tight_below_title(fig)
     return save_figure(fig, out)
 
 
-def _tight_below_title(fig: Any, title_inches: float = 0.35) -> None:
-    """``tight_layout`` that leaves the figure title its own band (it would overlap the first row)."""
+def tight_below_title(fig: Any, title_inches: float = 0.35) -> None:
+    """``tight_layout`` that leaves the figure title (``suptitle``) its own band; plain ``tight_layout``
+    lets it overlap the first row's titles."""
     top = 1.0 - title_inches / fig.get_figheight() if fig.get_suptitle() else 1.0
     fig.tight_layout(rect=(0.0, 0.0, 1.0, top))
 

@@ -154,7 +154,7 @@ def _write_metrics(path: Path, rows: list[dict[str, float]]) -> None:
 
 def plot_learning_curve(rows: list[dict[str, float]], out: Path, title: str = "") -> Path:
     """Episode return and final reward quality against environment steps."""
-    from restore_ray.figures import plt, save_figure
+    from restore_ray.figures import plt, save_figure, tight_below_title
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     steps = [r["env_steps"] for r in rows]
@@ -169,7 +169,7 @@ def plot_learning_curve(rows: list[dict[str, float]], out: Path, title: str = ""
     ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3)
     fig.suptitle(title or "learning curve", fontsize=9)
-    fig.tight_layout()
+    tight_below_title(fig)
     return save_figure(fig, out)
 
 

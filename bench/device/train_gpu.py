@@ -46,10 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     runners = 2 if dry else args.env_runners
     size = 64 if dry else args.size
     iterations = 2 if dry else args.iterations
-    tools, left_out = [], {}
-    for name in TOOLS.embedded():
-        ok, why = TOOLS.get(name).availability(None)
-        (tools.append(name) if ok else left_out.__setitem__(name, why))
+    availability = {name: TOOLS.get(name).availability(None) for name in TOOLS.embedded()}
+    tools = [name for name, (ok, _) in availability.items() if ok]
+    left_out = {name: why for name, (ok, why) in availability.items() if not ok}
     ray.init(num_cpus=runners + 2, num_gpus=0 if dry else None, include_dashboard=False, logging_level="ERROR")
     resources = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
     report: dict[str, Any] = {"check": "train_gpu", "device": device_description(dry), "ray_resources": resources,

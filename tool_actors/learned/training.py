@@ -70,7 +70,7 @@ def smooth(values: list[float], window: int) -> np.ndarray:
 def plot_curves(path: str | Path, title: str, train: dict[str, list[float]],
                 evals: dict[str, list[tuple[int, float]]]) -> Path:
     """A PNG: smoothed training losses and held-out losses (left), other held-out metrics (right)."""
-    from restore_ray.figures import plt, save_figure
+    from restore_ray.figures import plt, save_figure, tight_below_title
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for key, values in train.items():
@@ -87,7 +87,7 @@ def plot_curves(path: str | Path, title: str, train: dict[str, list[float]],
     ax2.set_title("held-out synthetic data")
     ax2.legend()
     fig.suptitle(title)
-    fig.tight_layout()
+    tight_below_title(fig)
     return save_figure(fig, path, dpi=100)
 
 
