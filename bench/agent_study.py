@@ -3,9 +3,13 @@
 Trains PPO, GRPO (same number of env steps) and PPO without the STOP action on the builtin Setting I
 training images, then evaluates every planner on the held-out test images of all four settings:
 reward quality, PSNR, SSIM, tool calls and time. Writes bench/results/agent_study.json and
-bench/results/agent_study_curves.png (learning curves of the three runs).
+bench/results/agent_study_curves.png (learning curves of the runs); ``--out NAME`` writes
+NAME.json and NAME_curves.png instead. The variants ``ppo-stats``, ``ppo-detect`` and
+``ppo-stats-detect`` train the same PPO with that encoder in place of the config's (an encoder comparison).
 
     python bench/agent_study.py --iterations 30 --per-combination 3
+    python bench/agent_study.py --iterations 150 --variants ppo-stats-detect,ppo-stats,ppo-detect \
+        --out agent_study_encoders
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ from restore_ray.train import train
 RESULTS = Path(__file__).parent / "results"
 
 
+def policy_encoder(info: dict) -> str:
+    """The encoder a trained policy observes through (from its policy file's metadata)."""
+    from policies.export import load_policy
+
+    return load_policy(info["policy"])[1].encoder
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=Path(__file__).parents[1] / "configs" / "demo.yaml")
@@ -35,7 +46,9 @@ def main() -> None:
     ap.add_argument("--per-combination", type=int, default=3)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--keep", type=Path, default=None, help="keep the runs in this folder")
-    ap.add_argument("--variants", default="ppo,grpo,ppo-nostop")
+    ap.add_argument("--variants", default="ppo,grpo,ppo-nostop",
+                    help="comma-separated: ppo, grpo, ppo-nostop, ppo-stats, ppo-detect, ppo-stats-detect")
+    ap.add_argument("--out", default="agent_study", help="result name under bench/results/ (NAME.json, NAME_curves.png)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,7 +60,13 @@ def main() -> None:
             "ppo": {},
             "grpo": {"ppo.algo": "grpo"},
             "ppo-nostop": {"env.stop_action": False},
+            "ppo-stats": {"components.encoder": "stats"},
+            "ppo-detect": {"components.encoder": "detect"},
+            "ppo-stats-detect": {"components.encoder": "stats-detect"},
         }
+        unknown = set(args.variants.split(",")) - set(variants)
+        if unknown:
+            ap.error(f"unknown variant(s) {', '.join(sorted(unknown))}; choose from {', '.join(variants)}")
         runs, curves = {}, {}
         for name in args.variants.split(","):
             cfg = base.with_overrides(variants[name])
@@ -61,15 +80,19 @@ def main() -> None:
         first = Restorer.from_policy(runs[next(iter(runs))]["policy"])
         executor = first.executor
         planners = []  # learned first: their timings are not helped by results the baselines left in the cache
+        own: list[Restorer] = []  # policies that observe through another encoder bring their own executor
         for name, info in runs.items():
-            r = Restorer.from_policy(info["policy"], executor=executor)
+            r = Restorer.from_policy(info["policy"], executor=None if policy_encoder(info) != first.meta.encoder
+                                     else executor)
             r.name = f"learned-{name}"
-            planners.append(r)
+            (planners if r.executor is executor else own).append(r)
         planners += [DoNothingPlanner(), RandomPlanner(steps=3, seed=0), FixedOrderPlanner(), GreedyPlanner(5)]
         records = pick(read_manifest(data), args.per_combination)
         t0 = time.perf_counter()
         rows = evaluate(records, planners, executor, max_image_side=args.size,
                         progress=lambda d, t: print(f"\r{d}/{t}", end="", flush=True))
+        for r in own:
+            rows += evaluate(records, [r], r.executor, max_image_side=args.size)
         print(f"\nevaluated {len(records)} images in {time.perf_counter() - t0:.0f} s")
     table = summarise(rows)
     ratios = {}
@@ -84,8 +107,9 @@ def main() -> None:
                     / max(greedy["final_quality"] - greedy["initial_quality"], 1e-9),
                     "calls_vs_greedy": learned["tool_calls"] / max(greedy["tool_calls"], 1e-9)}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "agent_study.json").write_text(json.dumps(
-        {"iterations": args.iterations, "image_side": args.size, "per_combination": args.per_combination,
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(
+        {"iterations": args.iterations, "encoder": base.components.encoder,
+         "encoders": {name: base.with_overrides(variants[name]).components.encoder for name in runs}, "image_side": args.size, "per_combination": args.per_combination,
          "runs": runs, "summary": table, "learned_vs_greedy": ratios,
          "plans": [{"id": r.id, "planner": r.planner, "plan": r.plan} for r in rows if r.planner.startswith("learned")]},
         indent=2) + "\n")
@@ -101,7 +125,7 @@ def main() -> None:
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(RESULTS / "agent_study_curves.png", dpi=110)
+    fig.savefig(RESULTS / f"{args.out}_curves.png", dpi=110)
     for setting, planners_ in table.items():
         print(setting, {k: round(v["final_quality"], 3) for k, v in planners_.items()})
     print(json.dumps(ratios, indent=1))

@@ -14,7 +14,7 @@ with the dataset's default 20 training crops, with twice the training data.
     python bench/encoder_probe.py                       # stats encoder, builds a dataset in a temp dir
     python bench/encoder_probe.py --encoder clip --weights DIR --data /tmp/ds
 
-Writes ``bench/results/encoder_probe.json`` (``--out``): the encoder's time per image (median over
+Writes ``bench/results/encoder_probe_<encoder>.json`` (``--out``): the encoder's time per image (median over
 20 test images of the best of 5 single-image encodes), per-label test accuracy (target ≥ 0.90),
 the balanced accuracy, accuracy per setting and separately on combinations seen in training
 (Setting I, single degradations, clean) and unseen ones (Settings II–IV), the positive rate, and a
@@ -41,6 +41,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from restore_ray.config import ComponentSettings
 from restore_ray.datasets import build_dataset
 from restore_ray.imageio import read_image
 from restore_ray.manifest import Record, read_manifest
@@ -137,7 +138,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, balanced: bool = True)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--encoder", default="stats", help="registered encoder name (default: stats)")
+    default = ComponentSettings().encoder
+    parser.add_argument("--encoder", default=default, help=f"registered encoder name (default: {default}, the agent's)")
     parser.add_argument("--weights", default=None, help="weights directory for encoders that need one")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", type=Path, default=None,
@@ -153,8 +155,11 @@ def main() -> None:
     parser.add_argument("--unbalanced", action="store_true",
                         help="weight every training image alike (default: positives and negatives carry equal weight)")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "encoder_probe.json")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result file (default: bench/results/encoder_probe_<encoder>.json)")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = ROOT / "bench" / "results" / f"encoder_probe_{args.encoder}.json"
 
     import cv2
     import torch
@@ -239,6 +244,19 @@ def main() -> None:
                   f"encoding one {image_shape[0]}×{image_shape[1]} image: {ms_per_image:.1f} ms "
                   f"(median of best-of-5 over 20 test images)")
 
+    # an encoder that carries the detector's logits (detect, stats-detect) also answers without a probe:
+    # the sign of each degradation's logit (the detector's own threshold, nothing fitted here)
+    entry = ENCODERS.get(args.encoder)
+    names = entry.extra.get("features") or [f"detect:{d}" for d in entry.extra.get("labels", [])]
+    own: dict[str, dict[str, float]] = {}
+    if all(f"detect:{d}" in names for d in DEGRADATIONS):
+        cols = [names.index(f"detect:{d}") for d in DEGRADATIONS]
+        sign = emb[:, cols] > 0
+        own = {g: {d: float((sign[m, j] == labels[m, j]).mean()) for j, d in enumerate(DEGRADATIONS)}
+               for g, m in [("all", test)] + [(g, test & (groups == g)) for g in group_names]}
+        console.print("detector's own threshold (logit > 0), test accuracy: " +
+                      ", ".join(f"{d} {v:.3f}" for d, v in own["all"].items()))
+
     result = {
         "encoder": args.encoder,
         "dim": int(emb.shape[1]),
@@ -257,6 +275,7 @@ def main() -> None:
         "accuracy_by_combination_novelty": by_seen,
         "photo_holdout_all_combinations_seen": holdout,
         "test_exact_match": exact,
+        "detector_own_threshold_accuracy": own,
         "embed_ms_per_image": 1000 * embed_s / len(records),
         "encode_ms_per_image": {"ms": ms_per_image, "image": f"{image_shape[0]}x{image_shape[1]}",
                                 "how": "median over 20 test images of the best of 5 single-image encodes"},

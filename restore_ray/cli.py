@@ -27,6 +27,7 @@ app.add_typer(learned.app, name="judge")
 app.command("score")(scoring.score)
 app.add_typer(scoring.scorers_app, name="scorers")
 app.add_typer(scoring.encoders_app, name="encoders")
+scoring.encoders_app.command("train")(learned.train_detector_command)
 
 
 def main() -> None:

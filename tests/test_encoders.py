@@ -45,7 +45,7 @@ def encoders(clip_weights) -> dict:
 
 def test_the_embedded_and_weight_encoders_are_available(encoders) -> None:
     assert "stats" in encoders and "clip-b32" in encoders
-    assert ENCODERS.embedded() == ["stats"]
+    assert ENCODERS.embedded() == ["stats", "detect", "stats-detect"]
 
 
 @pytest.mark.parametrize("name", ["stats", "clip-b32"])

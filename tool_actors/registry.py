@@ -118,6 +118,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "tool_actors.scorers.combined",
     "tool_actors.encoders.stats",
     "tool_actors.encoders.clip",
+    "tool_actors.encoders.detect",
     "tool_actors.learned.judge",
     "tool_actors.learned.experts",
 )

@@ -1,8 +1,8 @@
-"""GPU check of the learned models' training: the shipped judge and expert settings, trained on cuda.
+"""GPU check of the learned models' training: the shipped judge, expert and detector settings, on cuda.
 
 For each shipped weights file (``tool_actors/learned/weights/*.json`` cards) the settings recorded in
-its card are replayed with ``device=cuda`` through the same functions ``restore-ray judge train`` and
-``restore-ray tools train CATEGORY`` call, for ``--fraction`` of the recorded steps (the whole run
+its card are replayed with ``device=cuda`` through the same functions ``restore-ray judge train``,
+``restore-ray tools train CATEGORY`` and ``restore-ray encoders train`` call, for ``--fraction`` of the recorded steps (the whole run
 with ``--fraction 1``); reported are the wall time, the training loop's seconds per step, the fixed
 part (set-up, calibration, final test), and from them the projected time of the full recorded run
 beside the card's CPU time. Writes ``device_learned_train.json``.
@@ -35,6 +35,9 @@ def replay(card: dict[str, Any], steps: int, device: str, threads: int, out: Pat
     if card["kind"] == "scorer":
         from tool_actors.learned.train_judge import JudgeTrainConfig as Config
         from tool_actors.learned.train_judge import train_judge as run
+    elif card["kind"] == "detector":
+        from tool_actors.learned.train_detector import DetectorTrainConfig as Config
+        from tool_actors.learned.train_detector import train_detector as run
     else:
         from tool_actors.learned.train_expert import ExpertTrainConfig as Config
         from tool_actors.learned.train_expert import train_expert as run

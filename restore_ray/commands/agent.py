@@ -113,6 +113,7 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="random planner seed"),
 ) -> None:
     """Compare the learned policy with baselines on held-out images: reward score, PSNR, SSIM, cost."""
+    from restore_ray.config import ComponentSettings
     from restore_ray.evaluate import evaluate as run_eval
     from restore_ray.evaluate import pick, save_rows, summarise
     from restore_ray.executors import local_executor
@@ -127,8 +128,10 @@ def evaluate(
 
         _, meta = load_policy(policy)
     tool_list: list[str] | str = tools.split(",") if tools else (meta.tools if meta else "embedded")
-    executor = local_executor(tool_list, scorer or (meta.scorer if meta else "judge-small"),
-                              encoder or (meta.encoder if meta else "stats"), None if weights is None else str(weights))
+    default = ComponentSettings()
+    executor = local_executor(tool_list, scorer or (meta.scorer if meta else default.scorer),
+                              encoder or (meta.encoder if meta else default.encoder),
+                              None if weights is None else str(weights))
     factories = {"do-nothing": DoNothingPlanner, "random": lambda: RandomPlanner(steps=3, seed=seed),
                  "fixed-order": FixedOrderPlanner, "greedy": lambda: GreedyPlanner(max_steps=max_steps),
                  "exhaustive": lambda: ExhaustivePlanner(depth=depth)}

@@ -4,6 +4,8 @@
 * ``restore-ray judge score IMAGE…``: score image files with it.
 * ``train_tool`` (``restore-ray tools train CATEGORY``): train a small restoration expert
   (``dejpeg``, ``deblur_defocus``, ``deblur_motion``).
+* ``train_detector_command`` (``restore-ray encoders train``): train the degradation detector
+  ``detect-small`` that the ``stats-detect`` encoder appends to its statistics.
 
 Each training run writes ``NAME.safetensors`` (weights), ``NAME.json`` (the card: data, settings,
 seed, steps, measured quality, date, training time, this command line) and ``NAME.curve.png``.
@@ -142,4 +144,30 @@ def train_tool(
     with _progress() as bar:
         card = train_expert(cfg, out, _Reporter(bar, cfg.name),
                             command=_command_line("tools train", [category], options))
+    _print_card(card, out)
+
+
+def train_detector_command(
+    out: Path = typer.Option(..., "--out", help=OUT_HELP),
+    data: str = typer.Option("builtin", "--data", help=DATA_HELP),
+    seed: int = typer.Option(0, "--seed", help="random seed (data stream and initialisation)"),
+    steps: int = typer.Option(4000, "--steps", help="optimisation steps"),
+    batch_size: int = typer.Option(12, "--batch-size", help="patches per step"),
+    patch: int = typer.Option(192, "--patch", help="training patch side in pixels"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    threads: int = typer.Option(1, "--threads", help="torch CPU threads"),
+    lr: float = typer.Option(1e-3, "--lr", help="peak learning rate"),
+    stats: bool = typer.Option(True, "--stats/--no-stats",
+                               help="feed the network's head the stats encoder's statistics of each image"),
+) -> None:
+    """Train the degradation detector (detect-small) on synthetic mixtures of the 7 degradations."""
+    from tool_actors.learned.train_detector import DETECTOR_NAME, DetectorTrainConfig, train_detector
+
+    options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size,
+                               "patch": patch, "device": device, "threads": threads, "lr": lr}
+    cfg = DetectorTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
+                              threads=threads, lr=lr, stats=stats)
+    command = _command_line("encoders train", [], options) + ("" if stats else " --no-stats")
+    with _progress() as bar:
+        card = train_detector(cfg, out, _Reporter(bar, DETECTOR_NAME), command=command)
     _print_card(card, out)

@@ -1,4 +1,5 @@
-"""Training data, made on the fly from clean photographs: patches, judge groups, expert pairs.
+"""Training data, made on the fly from clean photographs: patches, judge groups, expert pairs,
+detector samples.
 
 Clean pictures come from the builtin TRAIN photographs (``restore_ray.datasets.TRAIN_SOURCES``)
 or from a folder the user names; the builtin TEST photographs are never read here. A patch is a
@@ -312,6 +313,37 @@ def expert_pair(category: str, clean: Image, rng: np.random.Generator) -> tuple[
             blurred = blurred + rng.standard_normal(blurred.shape).astype(np.float32) * float(rng.uniform(0.5, 4.0))
         return np.clip(np.rint(blurred), 0, 255).astype(np.uint8), target
     raise ValueError(f"no expert for category {category!r}; expected one of {', '.join(EXPERT_CATEGORIES)}")
+
+
+# ------------------------------------------------------------------------------ detector samples
+DETECTOR_CHAIN_LENGTHS: tuple[float, ...] = (0.1, 0.2, 0.25, 0.2, 0.15, 0.1)  # P(0 … 5 degradations)
+FORMATION_ORDER_SHARE = 0.7  # the rest of the samples apply their degradations in random order
+SCENE, IMAGING, SENSOR, COMPRESSION = ("rain", "haze"), ("dark", "motion_blur", "defocus_blur"), ("noise",), ("jpeg",)
+
+
+def formation_order(names: Sequence[str], rng: np.random.Generator) -> list[str]:
+    """``names`` in the order a camera meets them: the scene (rain, then haze), the optics and
+    exposure (darkness and the two blurs, in random order), the sensor (noise), the encoder (JPEG)."""
+    imaging = [n for n in names if n in IMAGING]
+    imaging = [imaging[i] for i in rng.permutation(len(imaging))]
+    return [n for n in SCENE if n in names] + imaging + [n for group in (SENSOR, COMPRESSION) for n in group if n in names]
+
+
+def detector_sample(clean: Image, rng: np.random.Generator) -> tuple[Image, np.ndarray]:
+    """(image, labels): ``clean`` with a random set of 0–5 distinct degradations, each with parameters
+    drawn from the paper's ranges (``degradations.sample_params``, the benchmark's own generator),
+    and float32 labels, 1 for each degradation present (``DEGRADATIONS`` order).
+
+    Every mixture of the seven can occur, not only the benchmark's fifteen combinations. Most
+    samples (``FORMATION_ORDER_SHARE``) apply them in image-formation order (``formation_order``),
+    the others in random order."""
+    n = int(rng.choice(len(DETECTOR_CHAIN_LENGTHS), p=DETECTOR_CHAIN_LENGTHS))
+    names = [DEGRADATIONS[i] for i in rng.permutation(len(DEGRADATIONS))[:n]]
+    if rng.uniform() < FORMATION_ORDER_SHARE:
+        names = formation_order(names, rng)
+    image, _ = D.degrade(clean, names, rng)
+    labels = np.array([d in names for d in DEGRADATIONS], dtype=np.float32)
+    return image, labels
 
 
 def degradation_of(category: str) -> str:

@@ -1,7 +1,8 @@
-"""The two architectures: ``JudgeNet`` (image → one quality number) and ``ExpertNet`` (image →
-restored image), with their hyperparameters as small dataclasses stored beside the weights.
+"""The three architectures: ``JudgeNet`` (image → one quality number), ``ExpertNet`` (image →
+restored image) and ``DetectorNet`` (image → one logit per degradation), with their
+hyperparameters as small dataclasses stored beside the weights.
 
-Both are plain convolutional networks without normalisation layers: a judge must see absolute
+All are plain convolutional networks without normalisation layers: a judge must see absolute
 brightness, contrast and colour, which per-sample normalisation would remove, and an expert
 must be a deterministic function of its input alone.
 """
@@ -180,8 +181,73 @@ class ExpertNet(nn.Module):
         return x + self.shuffle(self.tail(h)) * 0.5  # (N, 3, H, W)
 
 
+# ---------------------------------------------------------------------------------- detector
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Hyperparameters of ``DetectorNet`` (stored in the weights file's metadata)."""
+
+    outputs: int = 7  # one logit per degradation, in ``restore_ray.names.DEGRADATIONS`` order
+    stem: int = 16  # channels of the full-resolution first convolution
+    widths: tuple[int, ...] = (24, 32, 64, 96)  # channels at 1/2, 1/4, 1/8, 1/16 resolution
+    pooled_stages: int = 3  # mean+std pooling of the last this-many stages feeds the head
+    hidden: int = 96  # width of the head's hidden layer
+    side_inputs: int = 0  # length of a per-image vector fed to the head beside the pooled features (0: none)
+
+    @property
+    def min_side(self) -> int:
+        """Smallest image side the network accepts without padding (one pixel at the coarsest stage)."""
+        return 2 ** len(self.widths)
+
+
+class DetectorNet(nn.Module):
+    """Which degradations does an image carry? A multi-label classifier for images of any size.
+
+    The judge's layout at a smaller width: a full-resolution stem (noise, JPEG blocks), stride-2
+    stages with one residual block each, the mean and standard deviation over space of the last
+    ``pooled_stages`` feature maps and the input's global tone statistics (darkness and haze are
+    properties of the whole tone distribution) into a two-layer head with one logit per
+    degradation. With ``side_inputs`` the head also reads a vector computed outside the network
+    for each image (the ``stats`` encoder's degradation statistics). No normalisation layers:
+    absolute brightness and contrast are evidence.
+    """
+
+    def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.stem = nn.Sequential(nn.Conv2d(3, config.stem, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
+        stages, c_prev = [], config.stem
+        for width in config.widths:
+            stages.append(nn.Sequential(_down(c_prev, width), ResBlock(width)))
+            c_prev = width
+        self.stages = nn.ModuleList(stages)
+        pooled = 2 * sum(config.widths[-config.pooled_stages:]) + TONE_FEATURES + config.side_inputs
+        self.head = nn.Sequential(nn.Linear(pooled, config.hidden), nn.LeakyReLU(0.1, inplace=True),
+                                  nn.Linear(config.hidden, config.outputs))
+
+    def forward(self, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: (N, 3, H, W) float32 in [0, 1], H and W ≥ ``config.min_side``; ``side``: (N, side_inputs)
+        when the config has side inputs → (N, outputs) logits."""
+        expected = (x.shape[0], self.config.side_inputs)
+        if self.config.side_inputs and (side is None or tuple(side.shape) != expected):
+            raise ValueError(f"DetectorNet needs side inputs of shape {expected}, got "
+                             f"{None if side is None else tuple(side.shape)}")
+        h = self.stem(x * 2.0 - 1.0)
+        pooled = []
+        for i, stage in enumerate(self.stages):
+            h = stage(h)
+            if i >= len(self.stages) - self.config.pooled_stages:
+                flat = h.flatten(2)
+                pooled.append(flat.mean(dim=2))
+                pooled.append(flat.var(dim=2, unbiased=False).add(1e-6).sqrt())
+        pooled.append(tone_statistics(x) * 4.0 - 2.0)
+        if self.config.side_inputs:
+            pooled.append(side)
+        return self.head(torch.cat(pooled, dim=1))
+
+
 # ------------------------------------------------------------------------------- (de)serialise
-ARCHITECTURES: dict[str, tuple[type, type]] = {"JudgeNet": (JudgeNet, JudgeConfig), "ExpertNet": (ExpertNet, ExpertConfig)}
+ARCHITECTURES: dict[str, tuple[type, type]] = {"JudgeNet": (JudgeNet, JudgeConfig), "ExpertNet": (ExpertNet, ExpertConfig),
+                                               "DetectorNet": (DetectorNet, DetectorConfig)}
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
