@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the runs in this folder")
     ap.add_argument("--variants", default="ppo,grpo,ppo-nostop",
                     help="comma-separated: ppo, grpo, ppo-nostop, ppo-stats, ppo-detect, ppo-stats-detect")
+    ap.add_argument("--seed", type=int, default=None, help="training seed (default: the config's run.seed)")
     ap.add_argument("--out", default="agent_study", help="result name under bench/results/ (NAME.json, NAME_curves.png)")
     args = ap.parse_args()
 
@@ -56,6 +57,8 @@ def main() -> None:
         data = build_dataset("builtin", root / "data", per_combo=30, size=args.size, single_per_split=0).manifest
         base = TrainConfig.from_yaml(args.config).with_overrides({"run.iterations": args.iterations,
                                                                   "run.max_image_side": args.size})
+        if args.seed is not None:
+            base = base.with_overrides({"run.seed": args.seed})
         variants = {
             "ppo": {},
             "grpo": {"ppo.algo": "grpo"},
@@ -108,7 +111,7 @@ def main() -> None:
                     "calls_vs_greedy": learned["tool_calls"] / max(greedy["tool_calls"], 1e-9)}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(
-        {"iterations": args.iterations, "encoder": base.components.encoder,
+        {"iterations": args.iterations, "seed": base.run.seed, "encoder": base.components.encoder,
          "encoders": {name: base.with_overrides(variants[name]).components.encoder for name in runs}, "image_side": args.size, "per_combination": args.per_combination,
          "runs": runs, "summary": table, "learned_vs_greedy": ratios,
          "plans": [{"id": r.id, "planner": r.planner, "plan": r.plan} for r in rows if r.planner.startswith("learned")]},
