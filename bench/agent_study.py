@@ -85,10 +85,10 @@ def main() -> None:
         planners = []  # learned first: their timings are not helped by results the baselines left in the cache
         own: list[Restorer] = []  # policies that observe through another encoder bring their own executor
         for name, info in runs.items():
-            r = Restorer.from_policy(info["policy"], executor=None if policy_encoder(info) != first.meta.encoder
-                                     else executor)
+            shared = policy_encoder(info) == first.meta.encoder
+            r = Restorer.from_policy(info["policy"], executor=executor if shared else None)
             r.name = f"learned-{name}"
-            (planners if r.executor is executor else own).append(r)
+            (planners if shared else own).append(r)
         planners += [DoNothingPlanner(), RandomPlanner(steps=3, seed=0), FixedOrderPlanner(), GreedyPlanner(5)]
         records = pick(read_manifest(data), args.per_combination)
         t0 = time.perf_counter()
@@ -112,7 +112,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(
         {"iterations": args.iterations, "seed": base.run.seed, "encoder": base.components.encoder,
-         "encoders": {name: base.with_overrides(variants[name]).components.encoder for name in runs}, "image_side": args.size, "per_combination": args.per_combination,
+         "encoders": {name: base.with_overrides(variants[name]).components.encoder for name in runs},
+         "image_side": args.size, "per_combination": args.per_combination,
          "runs": runs, "summary": table, "learned_vs_greedy": ratios,
          "plans": [{"id": r.id, "planner": r.planner, "plan": r.plan} for r in rows if r.planner.startswith("learned")]},
         indent=2) + "\n")
