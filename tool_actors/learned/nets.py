@@ -36,6 +36,31 @@ def _down(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.LeakyReLU(0.1, inplace=True))
 
 
+def _trunk(stem: int, widths: tuple[int, ...]) -> tuple[nn.Sequential, nn.ModuleList]:
+    """The judge's and detector's convolutional trunk: a full-resolution stem of ``stem`` channels,
+    then one stride-2 stage (downsampling conv + residual block) per width."""
+    stem_layer = nn.Sequential(nn.Conv2d(3, stem, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
+    stages, c_prev = [], stem
+    for width in widths:
+        stages.append(nn.Sequential(_down(c_prev, width), ResBlock(width)))
+        c_prev = width
+    return stem_layer, nn.ModuleList(stages)
+
+
+def _pooled_trunk(stem: nn.Module, stages: nn.ModuleList, x: torch.Tensor, pooled_stages: int) -> list[torch.Tensor]:
+    """Run the trunk on ``x`` in [0, 1]; the mean and standard deviation over space of each of the
+    last ``pooled_stages`` stages' feature maps (independent of image size), (N, C) each."""
+    h = stem(x * 2.0 - 1.0)
+    pooled = []
+    for i, stage in enumerate(stages):
+        h = stage(h)
+        if i >= len(stages) - pooled_stages:
+            flat = h.flatten(2)  # (N, C, h*w)
+            pooled.append(flat.mean(dim=2))
+            pooled.append(flat.var(dim=2, unbiased=False).add(1e-6).sqrt())
+    return pooled
+
+
 # ------------------------------------------------------------------------------------- judge
 @dataclass(frozen=True)
 class JudgeConfig:
@@ -89,12 +114,7 @@ class JudgeNet(nn.Module):
     def __init__(self, config: JudgeConfig = JudgeConfig()) -> None:
         super().__init__()
         self.config = config
-        self.stem = nn.Sequential(nn.Conv2d(3, config.stem, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
-        stages, c_prev = [], config.stem
-        for width in config.widths:
-            stages.append(nn.Sequential(_down(c_prev, width), ResBlock(width)))
-            c_prev = width
-        self.stages = nn.ModuleList(stages)
+        self.stem, self.stages = _trunk(config.stem, config.widths)
         pooled = 2 * sum(config.widths[-config.pooled_stages:]) + (TONE_FEATURES if config.tone_stats else 0)
         self.head = nn.Sequential(nn.Linear(pooled, config.hidden), nn.LeakyReLU(0.1, inplace=True),
                                   nn.Linear(config.hidden, 1))
@@ -103,16 +123,7 @@ class JudgeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (N, 3, H, W) float32 in [0, 1], H and W ≥ ``config.min_side`` → (N,) raw scores."""
-        h = self.stem(x * 2.0 - 1.0)
-        feats = []
-        for stage in self.stages:
-            h = stage(h)
-            feats.append(h)
-        pooled = []
-        for f in feats[-self.config.pooled_stages:]:
-            flat = f.flatten(2)  # (N, C, h*w)
-            pooled.append(flat.mean(dim=2))
-            pooled.append(flat.var(dim=2, unbiased=False).add(1e-6).sqrt())
+        pooled = _pooled_trunk(self.stem, self.stages, x, self.config.pooled_stages)
         tone = tone_statistics(x) * 4.0 - 2.0 if self.config.tone_stats or self.tone_head is not None else None
         if self.config.tone_stats:
             pooled.append(tone)  # roughly centred, unit-scale inputs
@@ -214,12 +225,7 @@ class DetectorNet(nn.Module):
     def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
         super().__init__()
         self.config = config
-        self.stem = nn.Sequential(nn.Conv2d(3, config.stem, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
-        stages, c_prev = [], config.stem
-        for width in config.widths:
-            stages.append(nn.Sequential(_down(c_prev, width), ResBlock(width)))
-            c_prev = width
-        self.stages = nn.ModuleList(stages)
+        self.stem, self.stages = _trunk(config.stem, config.widths)
         pooled = 2 * sum(config.widths[-config.pooled_stages:]) + TONE_FEATURES + config.side_inputs
         self.head = nn.Sequential(nn.Linear(pooled, config.hidden), nn.LeakyReLU(0.1, inplace=True),
                                   nn.Linear(config.hidden, config.outputs))
@@ -231,14 +237,7 @@ class DetectorNet(nn.Module):
         if self.config.side_inputs and (side is None or tuple(side.shape) != expected):
             raise ValueError(f"DetectorNet needs side inputs of shape {expected}, got "
                              f"{None if side is None else tuple(side.shape)}")
-        h = self.stem(x * 2.0 - 1.0)
-        pooled = []
-        for i, stage in enumerate(self.stages):
-            h = stage(h)
-            if i >= len(self.stages) - self.config.pooled_stages:
-                flat = h.flatten(2)
-                pooled.append(flat.mean(dim=2))
-                pooled.append(flat.var(dim=2, unbiased=False).add(1e-6).sqrt())
+        pooled = _pooled_trunk(self.stem, self.stages, x, self.config.pooled_stages)
         pooled.append(tone_statistics(x) * 4.0 - 2.0)
         if self.config.side_inputs:
             pooled.append(side)

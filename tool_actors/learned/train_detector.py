@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from tool_actors.learned.training import (
     card_footer,
     card_header,
     card_settings,
-    cosine_lr,
+    optimise,
     plot_curves,
     seed_all,
     setup_device,
@@ -62,14 +63,20 @@ class DetectorTrainConfig:
     stats: bool = True  # feed the head the ``stats`` encoder's statistics of each image
 
 
+@lru_cache(maxsize=1)
+def _stats_encoder() -> Any:
+    """One ``stats`` encoder for every call (it holds only its normalisation constants)."""
+    from tool_actors.encoders.stats import StatsEncoder
+
+    return StatsEncoder()
+
+
 def side_inputs(model: DetectorNet, images: np.ndarray | list[np.ndarray], device: torch.device) -> torch.Tensor | None:
     """What the detector's head reads beside its own features: the ``stats`` encoder's vector of each
     uint8 image (N, 78) when the network was built with side inputs, else ``None``."""
     if not model.config.side_inputs:
         return None
-    from tool_actors.encoders.stats import StatsEncoder
-
-    stats = StatsEncoder()
+    stats = _stats_encoder()
     if model.config.side_inputs != stats.dim:
         raise ValueError(f"this detector reads {model.config.side_inputs} statistics but the stats encoder has "
                          f"{stats.dim}; retrain it with `restore-ray encoders train`")
@@ -136,24 +143,16 @@ def train_detector(cfg: DetectorTrainConfig, out_dir: str | Path, report: StepRe
 
     check(0)
     model.train()
-    for step in range(cfg.steps):
-        for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup)
+
+    def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
         samples = [detector_sample(patches.sample(rng), rng) for _ in range(cfg.batch_size)]
         images = [s[0] for s in samples]
-        x = to_tensor(images, device)
         y = torch.from_numpy(np.stack([s[1] for s in samples])).to(device)
-        loss = F.binary_cross_entropy_with_logits(model(x, side_inputs(model, images, device)), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        parts = {"loss": loss.item()}
-        history["loss"].append(parts["loss"])
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            parts.update(check(step + 1))
-        if report is not None:
-            report(step + 1, cfg.steps, parts)
+        z = model(to_tensor(images, device), side_inputs(model, images, device))
+        loss = F.binary_cross_entropy_with_logits(z, y)
+        return loss, {"loss": loss.item()}
+
+    optimise(model, opt, cfg, batch_loss, history, check, report)
     train_seconds = time.perf_counter() - t0
 
     eval_patches = CleanPatches(cfg.data, cfg.eval_patch)

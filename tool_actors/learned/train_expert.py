@@ -31,7 +31,7 @@ from tool_actors.learned.training import (
     card_footer,
     card_header,
     card_settings,
-    cosine_lr,
+    optimise,
     plot_curves,
     seed_all,
     setup_device,
@@ -143,23 +143,15 @@ def train_expert(cfg: ExpertTrainConfig, out_dir: str | Path, report: StepReport
 
     check(0)
     model.train()
-    for step in range(cfg.steps):
-        for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup)
+
+    def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
         pairs = [expert_pair(cfg.category, patches.sample(rng), rng) for _ in range(cfg.batch_size)]
         x = to_tensor([p[0] for p in pairs], device)  # (B, 3, P, P) degraded
         y = to_tensor([p[1] for p in pairs], device)  # (B, 3, P, P) target
         loss = torch.sqrt((model(x) - y) ** 2 + cfg.charbonnier_eps**2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        parts = {"loss": loss.item()}
-        history["loss"].append(parts["loss"])
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            parts.update(check(step + 1))
-        if report is not None:
-            report(step + 1, cfg.steps, parts)
+        return loss, {"loss": loss.item()}
+
+    optimise(model, opt, cfg, batch_loss, history, check, report)
     train_seconds = time.perf_counter() - t0
 
     eval_patches = CleanPatches(cfg.data, cfg.eval_patch)

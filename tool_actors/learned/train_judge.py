@@ -44,7 +44,7 @@ from tool_actors.learned.training import (
     card_footer,
     card_header,
     card_settings,
-    cosine_lr,
+    optimise,
     plot_curves,
     seed_all,
     setup_device,
@@ -224,22 +224,13 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
 
     check(0)
     model.train()
-    for step in range(cfg.steps):
-        for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup)
+
+    def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
         groups = [judge_group(patches.sample(rng), rng, toolbox, cfg.tool_outputs) for _ in range(cfg.batch_size)]
         batch = group_batch(groups, device)
-        loss, parts = loss_of(model(batch.images), batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        for key, values in history.items():
-            values.append(parts[key])
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            parts = {**parts, **check(step + 1)}
-        if report is not None:
-            report(step + 1, cfg.steps, parts)
+        return loss_of(model(batch.images), batch)
+
+    optimise(model, opt, cfg, batch_loss, history, check, report)
     train_seconds = time.perf_counter() - t0
 
     eval_patches = CleanPatches(cfg.data, cfg.eval_patch)

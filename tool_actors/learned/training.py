@@ -16,6 +16,30 @@ import numpy as np
 import torch
 
 StepReport = Callable[[int, int, dict[str, float]], None]  # (step, total, latest values)
+BatchLoss = Callable[[], tuple[torch.Tensor, dict[str, float]]]  # draw a batch → (loss, its parts)
+HeldOutCheck = Callable[[int], dict[str, float]]  # step → held-out metrics
+
+
+def optimise(model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: Any, batch_loss: BatchLoss,
+             history: dict[str, list[float]], check: HeldOutCheck, report: StepReport | None) -> None:
+    """The trainers' shared loop: ``cfg.steps`` steps at the cosine learning rate (``cfg.lr``,
+    ``cfg.warmup``) with gradients clipped to norm 1; every key of ``history`` is appended from the
+    step's loss parts; the held-out ``check`` runs every ``cfg.eval_every`` steps and after the last,
+    and ``report`` gets each step's parts (with the check's metrics when it ran)."""
+    for step in range(cfg.steps):
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup)
+        loss, parts = batch_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        for key, values in history.items():
+            values.append(parts[key])
+        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+            parts = {**parts, **check(step + 1)}
+        if report is not None:
+            report(step + 1, cfg.steps, parts)
 
 
 def setup_device(device: str, threads: int) -> torch.device:
