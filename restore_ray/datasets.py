@@ -84,6 +84,50 @@ TEST_SOURCES: dict[str, Callable[[], np.ndarray]] = {
 }
 
 
+def _site_packages(package: str) -> Path:
+    """The folder holding an installed ``package`` (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"package {package!r} is not installed; run `pip install -e .` in the checkout")
+    return Path(spec.origin).resolve().parents[1]
+
+
+def _package_file(package: str, relative: str, short_side: int = 512) -> Callable[[], np.ndarray]:
+    """A loader of a photograph an installed package ships, area-downscaled to at most ``short_side``
+    pixels on its shorter side (the scale of the scikit-image photographs; it also averages away
+    the compression of the JPEG files)."""
+    def load() -> np.ndarray:
+        path = _site_packages(package) / relative
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: a photograph the pinned {package} wheel ships is missing; "
+                                    f"reinstall the pinned version (pip install -e . --force-reinstall "
+                                    f"--no-deps {package}) or train with --data builtin or a folder")
+        image = read_image(path)
+        scale = short_side / min(image.shape[:2])
+        if scale < 1:
+            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return image
+
+    return load
+
+
+# More clean colour photographs for training the learned models (never part of the benchmark, never
+# evaluated on): files other pinned dependencies install beside their code. pyiqa 0.1.16's wheel
+# carries five Kodak photographs (the TID2013 reference images I03, I04, I06, I08, I19, 512 × 384)
+# and three video frames of its speed test (its fourth test photograph, a dark noisy night shot, is
+# not clean and is left out); matplotlib ships the portrait of Grace Hopper.
+PACKAGE_PHOTOS: dict[str, Callable[[], np.ndarray]] = {
+    **{f"kodak-{n}": _package_file("pyiqa", f"ResultsCalibra/ref_dir/{n}.bmp")
+       for n in ("I03", "I04", "I06", "I08", "I19")},
+    **{f"frame-{k}": _package_file("pyiqa", f"tests/test_efficiency_img_dir/frame_{n}.jpg")
+       for k, n in enumerate(("4wrwr48cdk6rbcjl", "7gzdcz9sif0ekg31", "9ogwhvvy7gfj6jzh"))},
+    "grace-hopper": _package_file("matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"),
+}
+
+
 @dataclass(frozen=True)
 class CleanImage:
     """A clean image of the pool: its id, the split it serves and the pixels."""

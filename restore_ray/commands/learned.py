@@ -26,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 app = typer.Typer(no_args_is_help=True, help="The learned no-reference judge (scorer judge-small): train it, score images.")
 console = Console()
 
-DATA_HELP = "'builtin' (the builtin TRAIN photographs; the TEST photographs are never used) or a folder of clean images"
+DATA_HELP = ("'builtin' (the builtin TRAIN photographs; the TEST photographs are never used), 'builtin+photos' "
+             "(those and nine clean photographs that pyiqa and matplotlib ship) or a folder of clean images")
 OUT_HELP = ("folder for NAME.safetensors, NAME.json and NAME.curve.png "
             "(use <weights dir>/learned to replace the shipped model)")
 
@@ -84,6 +85,9 @@ def train(
                                     help="feed the network's head global tone statistics of the image"),
     tone_branch: bool = typer.Option(False, "--tone-branch/--no-tone-branch",
                                      help="add a separate score term computed from the tone statistics alone"),
+    soft_references: float = typer.Option(0.0, "--soft-references", min=0.0, max=1.0,
+                                          help="share of training groups whose clean patch is first softened "
+                                               "(slight blur, lower contrast): sharpening or stretching it ranks below it"),
 ) -> None:
     """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
     from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
@@ -92,11 +96,12 @@ def train(
                                    "device": device, "threads": threads, "lr": lr}
     cfg = JudgeTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
                            threads=threads, lr=lr, toolbox=toolbox, init=str(init) if init else None,
-                           tone_stats=tone_stats, tone_branch=tone_branch)
+                           tone_stats=tone_stats, tone_branch=tone_branch, soft_references=soft_references)
     if init:
         options["init"] = init
     command = (_command_line("judge train", [], options) + ("" if toolbox else " --no-toolbox")
-               + ("" if tone_stats else " --no-tone-stats") + (" --tone-branch" if tone_branch else ""))
+               + ("" if tone_stats else " --no-tone-stats") + (" --tone-branch" if tone_branch else "")
+               + (f" --soft-references {soft_references:g}" if soft_references else ""))
     with _progress() as bar:
         card = train_judge(cfg, out, _Reporter(bar, "judge"), command=command)
     _print_card(card, out)

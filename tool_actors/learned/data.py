@@ -1,8 +1,10 @@
 """Training data, made on the fly from clean photographs: patches, judge groups, expert pairs,
 detector samples.
 
-Clean pictures come from the builtin TRAIN photographs (``restore_ray.datasets.TRAIN_SOURCES``)
-or from a folder the user names; the builtin TEST photographs are never read here. A patch is a
+Clean pictures come from the builtin TRAIN photographs (``restore_ray.datasets.TRAIN_SOURCES``),
+from those and the nine clean photographs that pinned dependencies ship (``builtin+photos``,
+``restore_ray.datasets.PACKAGE_PHOTOS``), or from a folder the user names; the builtin TEST
+photographs are never read here. A patch is a
 random square region of side ``patch · f`` (f ∈ [1, 2]) area-resized to ``patch``, randomly
 mirrored and rotated by multiples of 90°, so the scale matches the builtin benchmark's crops
 (256-pixel crops of regions 256–512 pixels wide). With only four builtin pictures, colours are
@@ -32,7 +34,7 @@ import cv2
 import numpy as np
 
 from restore_ray import degradations as D
-from restore_ray.datasets import TRAIN_SOURCES
+from restore_ray.datasets import PACKAGE_PHOTOS, TRAIN_SOURCES
 from restore_ray.imageio import list_images, read_image
 from restore_ray.names import CATEGORY_TO_DEGRADATION, DEGRADATIONS
 from tool_actors.learned import distortions as X
@@ -41,6 +43,12 @@ from tool_actors.learned.toolbox import ToolboxTool
 Image = np.ndarray  # uint8 (H, W, 3)
 
 BUILTIN = "builtin"
+WITH_PHOTOS = "builtin+photos"  # the builtin TRAIN photographs and the dependencies' photographs
+
+
+def named_sources(name: str) -> dict | None:
+    """The picture loaders of a named source (``builtin``, ``builtin+photos``); None for a folder."""
+    return {BUILTIN: TRAIN_SOURCES, WITH_PHOTOS: {**TRAIN_SOURCES, **PACKAGE_PHOTOS}}.get(name)
 
 
 # --------------------------------------------------------------------------------- clean patches
@@ -55,13 +63,15 @@ class CleanPatches:
         self.max_zoom_out = float(max_zoom_out)
         self.colour_augment = bool(colour_augment)
         self.source = str(data)
-        if self.source == BUILTIN:
-            self.names = list(TRAIN_SOURCES)
-            self.pictures = [np.ascontiguousarray(load()) for load in TRAIN_SOURCES.values()]
+        sources = named_sources(self.source)
+        if sources is not None:
+            self.names = list(sources)
+            self.pictures = [np.ascontiguousarray(load()) for load in sources.values()]
         else:
             folder = Path(data)
             if not folder.is_dir():
-                raise ValueError(f"--data {folder}: not a folder; pass a folder of clean images or 'builtin'")
+                raise ValueError(f"--data {folder}: not a folder; pass a folder of clean images, "
+                                 f"'{BUILTIN}' or '{WITH_PHOTOS}'")
             paths = list_images(folder)
             if not paths:
                 raise ValueError(f"--data {folder}: no images found (png, jpg, bmp, tif, webp, …)")
@@ -91,7 +101,7 @@ class CleanPatches:
 
     def describe(self) -> dict:
         """What the patches come from (for the JSON card)."""
-        return {"source": self.source if self.source == BUILTIN else str(Path(self.source).resolve()),
+        return {"source": self.source if self.source in (BUILTIN, WITH_PHOTOS) else str(Path(self.source).resolve()),
                 "pictures": self.names, "patch": self.patch, "max_zoom_out": self.max_zoom_out,
                 "colour_augment": self.colour_augment}
 
@@ -179,6 +189,17 @@ def _pick_tool(rng: np.random.Generator, toolbox: Sequence[ToolboxTool], present
     aimed = [t for t in toolbox if t.degradation in present]
     pool = aimed if aimed and rng.uniform() < 0.6 else list(toolbox)
     return pool[int(rng.integers(0, len(pool)))]
+
+
+def soft_reference(clean: Image, rng: np.random.Generator) -> Image:
+    """A softer, flatter clean picture: Gaussian blur σ ∈ [0.4, 1.2] px and contrast × [0.75, 1] about
+    the mean — the look of a photograph with shallow depth of field or a low-contrast scene, which
+    is still the best version of itself: sharpening or stretching it is over-processing, not repair."""
+    sigma = float(rng.uniform(0.4, 1.2))
+    soft = cv2.GaussianBlur(clean.astype(np.float32), (0, 0), sigma)
+    mean = soft.reshape(-1, 3).mean(axis=0)
+    soft = mean + (soft - mean) * float(rng.uniform(0.75, 1.0))
+    return np.clip(np.rint(soft), 0, 255).astype(np.uint8)
 
 
 def judge_group(clean: Image, rng: np.random.Generator, toolbox: Sequence[ToolboxTool] = (), tool_outputs: int = 3,

@@ -45,7 +45,7 @@ DETECTOR_NAME = "detect-small"
 class DetectorTrainConfig:
     """Settings of ``restore-ray encoders train`` (recorded in the card)."""
 
-    data: str = "builtin"  # 'builtin' (TRAIN photographs) or a folder of clean images
+    data: str = "builtin"  # 'builtin' (TRAIN photographs), 'builtin+photos' or a folder of clean images
     seed: int = 0
     steps: int = 4000
     batch_size: int = 12  # patches per step

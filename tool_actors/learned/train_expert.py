@@ -48,7 +48,7 @@ class ExpertTrainConfig:
     """Settings of ``restore-ray tools train CATEGORY`` (recorded in the card)."""
 
     category: str = "dejpeg"
-    data: str = "builtin"  # 'builtin' (TRAIN photographs) or a folder of clean images
+    data: str = "builtin"  # 'builtin' (TRAIN photographs), 'builtin+photos' or a folder of clean images
     seed: int = 0
     steps: int = 6000
     batch_size: int = 16  # patches per step

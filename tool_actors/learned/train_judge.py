@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from tool_actors.learned import cards
 from tool_actors.learned.calibration import Logistic4
-from tool_actors.learned.data import CleanPatches, JudgeGroup, judge_group
+from tool_actors.learned.data import CleanPatches, JudgeGroup, judge_group, soft_reference
 from tool_actors.learned.nets import JudgeConfig, JudgeNet
 from tool_actors.learned.toolbox import ToolboxTool, load_toolbox
 from tool_actors.learned.training import (
@@ -56,7 +56,7 @@ from tool_actors.learned.training import (
 class JudgeTrainConfig:
     """Settings of ``restore-ray judge train`` (recorded in the card)."""
 
-    data: str = "builtin"  # 'builtin' (TRAIN photographs) or a folder of clean images
+    data: str = "builtin"  # 'builtin' (TRAIN photographs), 'builtin+photos' or a folder of clean images
     seed: int = 0
     steps: int = 3000
     batch_size: int = 6  # judge groups per step (≈ 11 images each)
@@ -80,6 +80,7 @@ class JudgeTrainConfig:
     widths: tuple[int, ...] = JudgeConfig.widths
     tone_stats: bool = True  # feed the head global tone statistics (JudgeConfig.tone_stats)
     tone_branch: bool = False  # add a score term from the tone statistics alone (JudgeConfig.tone_branch)
+    soft_references: float = 0.0  # share of training groups whose clean patch is softened first (data.soft_reference)
 
 
 def make_groups(patches: CleanPatches, count: int, seed: int, stream: int, toolbox: Sequence[ToolboxTool] = (),
@@ -225,8 +226,12 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
     check(0)
     model.train()
 
+    def reference(clean: np.ndarray) -> np.ndarray:
+        return soft_reference(clean, rng) if cfg.soft_references and rng.uniform() < cfg.soft_references else clean
+
     def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
-        groups = [judge_group(patches.sample(rng), rng, toolbox, cfg.tool_outputs) for _ in range(cfg.batch_size)]
+        groups = [judge_group(reference(patches.sample(rng)), rng, toolbox, cfg.tool_outputs)
+                  for _ in range(cfg.batch_size)]
         batch = group_batch(groups, device)
         return loss_of(model(batch.images), batch)
 
