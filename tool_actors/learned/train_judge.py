@@ -17,6 +17,10 @@ picture to equal their level differences whatever the picture (a reward is a sco
 and it needs no knowledge of what a clean picture looks like); ``L_reg`` anchors the absolute
 scale across pictures.
 
+With ``soft_references`` > 0 that share of the groups is built around a softened, flatter copy of
+the clean patch (``data.soft_reference``), which then ranks above its own sharpened or stretched
+versions: a soft photograph is not a damaged one.
+
 After training, a monotone 4-parameter logistic (``calibration.Logistic4``) is fitted on one set
 of held-out synthetic groups and the judge is measured on another (``judge_metrics``); both sets
 are drawn from the training pictures with their own random streams, at ``eval_patch`` pixels.
