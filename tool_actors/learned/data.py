@@ -101,7 +101,8 @@ class CleanPatches:
 
     def describe(self) -> dict:
         """What the patches come from (for the JSON card)."""
-        return {"source": self.source if self.source in (BUILTIN, WITH_PHOTOS) else str(Path(self.source).resolve()),
+        named = named_sources(self.source) is not None
+        return {"source": self.source if named else str(Path(self.source).resolve()),
                 "pictures": self.names, "patch": self.patch, "max_zoom_out": self.max_zoom_out,
                 "colour_augment": self.colour_augment}
 
