@@ -230,3 +230,16 @@ def test_oidn_denoises_with_torch_thread_count(neural_clean: np.ndarray) -> None
     for restored, noisy_image, clean in zip(tool(noisy), noisy, neural_clean):
         assert psnr(restored, clean) > psnr(noisy_image, clean) + 3.0
     tool.close()
+
+
+
+def test_oidn_tool_is_released_while_modules_are_torn_down(monkeypatch) -> None:
+    # at interpreter exit a tool still referenced from a module global is collected after the
+    # interpreter has set module globals to None: its finaliser must still release the device
+    import tool_actors.neural.oidn as module
+
+    tool = TOOLS.build("oidn")
+    for name in [n for n in vars(module) if not n.startswith("__")]:
+        monkeypatch.setattr(module, name, None)
+    tool.__del__()
+    assert "_device" not in tool.__dict__ and "_filter" not in tool.__dict__

@@ -13,7 +13,6 @@ Calls are serialised with a lock (a filter holds one image binding at a time).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 
@@ -106,5 +105,8 @@ class OIDNTool(Tool):
                     obj.release()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # nothing useful to do at interpreter shutdown
+        # a plain try: at interpreter shutdown module globals such as ``contextlib`` may already be None
+        try:
             self.close()
+        except Exception:  # nothing useful to do while the interpreter exits
+            pass
