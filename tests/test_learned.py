@@ -253,6 +253,18 @@ def test_judge_group_orders_are_consistent() -> None:
     assert fr_level(float("inf"), 1.0) == 5.0 and fr_level(5.0, 0.0) == 1.0
 
 
+def test_level_psnr_weight_moves_the_level_between_ssim_and_psnr() -> None:
+    assert fr_level(25.0, 0.9) == pytest.approx(1 + 4 * (0.5 * 0.9 + 0.5 * 0.5))
+    assert fr_level(25.0, 0.9, psnr_weight=1.0) == pytest.approx(3.0)  # PSNR alone: (25 − 10) / 30 = ½
+    assert fr_level(25.0, 0.9, psnr_weight=0.0) == pytest.approx(1 + 4 * 0.9)
+    with pytest.raises(ValueError, match="psnr_weight"):
+        fr_level(25.0, 0.9, psnr_weight=1.5)
+    clean = CleanPatches(patch=48).sample(np.random.default_rng(2))
+    g = judge_group(clean, np.random.default_rng(4), psnr_weight=0.75)
+    assert g.level == [pytest.approx(fr_level(p, s, 0.75)) for p, s in zip(g.psnr, g.ssim)]
+    assert judge_group(clean, np.random.default_rng(4)).pairs == judge_group(clean, np.random.default_rng(4)).pairs
+
+
 def test_soft_reference_is_softer_flatter_and_ranks_its_sharpening_below_it() -> None:
     from tool_actors.learned.data import soft_reference
 
@@ -271,11 +283,13 @@ def test_soft_reference_is_softer_flatter_and_ranks_its_sharpening_below_it() ->
     assert g.level[0] == 5.0 and (0, usm) in {(i, j) for i, j, _ in g.pairs}
 
 
-def test_tiny_judge_training_with_soft_references_records_the_setting(tmp_path: Path) -> None:
+def test_tiny_judge_training_with_soft_references_records_the_settings(tmp_path: Path) -> None:
     cfg = JudgeTrainConfig(steps=4, batch_size=2, patch=32, warmup=1, widths=(8, 8, 16, 16), eval_every=4,
-                           val_groups=2, eval_groups=3, eval_patch=32, toolbox=False, soft_references=0.5)
-    card = train_judge(cfg, tmp_path, command="restore-ray judge train --soft-references 0.5")
+                           val_groups=2, eval_groups=3, eval_patch=32, toolbox=False, soft_references=0.5,
+                           level_psnr_weight=0.75)
+    card = train_judge(cfg, tmp_path, command="restore-ray judge train --soft-references 0.5 --level-psnr-weight 0.75")
     assert card["settings"]["soft_references"] == 0.5 and card["steps"] == 4
+    assert card["settings"]["level_psnr_weight"] == 0.75
 
 
 def test_judge_group_with_toolbox_holds_tool_outputs() -> None:
@@ -377,3 +391,34 @@ def test_cli_tools_train_rejects_unknown_category() -> None:
 
     result = CliRunner().invoke(app, ["tools", "train", "dehaze", "--out", "/tmp/unused"])
     assert result.exit_code != 0 and "no learned expert for 'dehaze'" in result.output
+
+
+@pytest.mark.parametrize("average_from", [0.5, 1.0])
+def test_optimise_averages_the_weights_of_the_later_checks(average_from: float) -> None:
+    from types import SimpleNamespace
+
+    from tool_actors.learned.training import optimise
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(16, 3), torch.randn(16)
+    seen: dict[int, dict[str, torch.Tensor]] = {}
+
+    def batch_loss():
+        loss = ((model(x).squeeze(1) - y) ** 2).mean()
+        return loss, {"loss": loss.item()}
+
+    def check(step: int) -> dict[str, float]:
+        seen[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return {}
+
+    cfg = SimpleNamespace(steps=6, lr=0.1, warmup=1, eval_every=2, average_from=average_from)
+    optimise(model, opt, cfg, batch_loss, {"loss": []}, check, None)
+    kept = [s for step, s in seen.items() if step >= average_from * cfg.steps]
+    assert len(kept) == (2 if average_from == 0.5 else 1)  # checks at steps 4 and 6, or the last alone
+    for key, value in model.state_dict().items():
+        assert torch.allclose(value, sum(s[key] for s in kept) / len(kept), atol=1e-7)
+    assert not torch.equal(seen[4]["weight"], seen[6]["weight"])
+    with pytest.raises(ValueError, match="average_from"):
+        optimise(model, opt, SimpleNamespace(**{**vars(cfg), "average_from": 1.5}), batch_loss, {"loss": []}, check, None)

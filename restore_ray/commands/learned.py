@@ -88,20 +88,38 @@ def train(
     soft_references: float = typer.Option(0.0, "--soft-references", min=0.0, max=1.0,
                                           help="share of training groups whose clean patch is first softened "
                                                "(slight blur, lower contrast): sharpening or stretching it ranks below it"),
+    level_psnr_weight: float = typer.Option(0.5, "--level-psnr-weight", min=0.0, max=1.0,
+                                            help="share of PSNR (the rest SSIM) in the full-reference quality "
+                                                 "level the judge learns"),
+    average_from: float = typer.Option(1.0, "--average-from", min=0.0, max=1.0,
+                                       help="average the weights of the held-out checks from this fraction of the "
+                                            "steps on (1: keep the last weights)"),
+    widths: str = typer.Option("32,48,96,128", "--widths",
+                               help="channels of the network's four stages, comma-separated"),
 ) -> None:
     """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
     from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
 
     options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size, "patch": patch,
                                    "device": device, "threads": threads, "lr": lr}
+    try:
+        stage_widths = tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--widths {widths!r}: expected comma-separated integers such as 32,48,96,128")
+    if len(stage_widths) != 4 or min(stage_widths) < 1:
+        raise typer.BadParameter(f"--widths {widths!r}: expected four positive channel counts")
     cfg = JudgeTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
-                           threads=threads, lr=lr, toolbox=toolbox, init=str(init) if init else None,
-                           tone_stats=tone_stats, tone_branch=tone_branch, soft_references=soft_references)
+                           threads=threads, lr=lr, toolbox=toolbox, init=str(init) if init else None, widths=stage_widths,
+                           tone_stats=tone_stats, tone_branch=tone_branch, soft_references=soft_references,
+                           level_psnr_weight=level_psnr_weight, average_from=average_from)
     if init:
         options["init"] = init
     command = (_command_line("judge train", [], options) + ("" if toolbox else " --no-toolbox")
                + ("" if tone_stats else " --no-tone-stats") + (" --tone-branch" if tone_branch else "")
-               + (f" --soft-references {soft_references:g}" if soft_references else ""))
+               + (f" --soft-references {soft_references:g}" if soft_references else "")
+               + (f" --level-psnr-weight {level_psnr_weight:g}" if level_psnr_weight != 0.5 else "")
+               + (f" --average-from {average_from:g}" if average_from != 1.0 else "")
+               + (f" --widths {','.join(map(str, stage_widths))}" if stage_widths != JudgeTrainConfig.widths else ""))
     with _progress() as bar:
         card = train_judge(cfg, out, _Reporter(bar, "judge"), command=command)
     _print_card(card, out)

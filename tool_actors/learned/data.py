@@ -132,10 +132,12 @@ def recolour(image: Image, rng: np.random.Generator) -> Image:
 
 
 # ------------------------------------------------------------------------------- quality levels
-def fr_level(psnr: float, ssim: float) -> float:
-    """The synthetic quality level in [1, 5]: 1 + 4·(½·SSIM + ½·clip((PSNR − 10)/30, 0, 1))."""
+def fr_level(psnr: float, ssim: float, psnr_weight: float = 0.5) -> float:
+    """The synthetic quality level in [1, 5]: 1 + 4·((1 − w)·SSIM + w·clip((PSNR − 10)/30, 0, 1)), w = ``psnr_weight``."""
+    if not 0.0 <= psnr_weight <= 1.0:
+        raise ValueError(f"psnr_weight must lie in [0, 1], got {psnr_weight}")
     p = 1.0 if math.isinf(psnr) else float(np.clip((psnr - 10.0) / 30.0, 0.0, 1.0))
-    return 1.0 + 4.0 * (0.5 * float(np.clip(ssim, 0.0, 1.0)) + 0.5 * p)
+    return 1.0 + 4.0 * ((1.0 - psnr_weight) * float(np.clip(ssim, 0.0, 1.0)) + psnr_weight * p)
 
 
 # ---------------------------------------------------------------------------------- judge groups
@@ -149,13 +151,14 @@ class JudgeGroup:
     level: list[float] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     pairs: list[tuple[int, int, bool]] = field(default_factory=list)
+    psnr_weight: float = 0.5  # share of PSNR in the level (``fr_level``)
 
     def add(self, image: Image, clean: Image, tag: str) -> int:
         p, s = X.psnr(clean, image), X.ssim(clean, image)
         self.images.append(image)
         self.psnr.append(p)
         self.ssim.append(s)
-        self.level.append(fr_level(p, s))
+        self.level.append(fr_level(p, s, self.psnr_weight))
         self.tags.append(tag)
         return len(self.images) - 1
 
@@ -204,7 +207,7 @@ def soft_reference(clean: Image, rng: np.random.Generator) -> Image:
 
 
 def judge_group(clean: Image, rng: np.random.Generator, toolbox: Sequence[ToolboxTool] = (), tool_outputs: int = 3,
-                min_gap_db: float = 0.1, min_gap_ssim: float = 0.001) -> JudgeGroup:
+                min_gap_db: float = 0.1, min_gap_ssim: float = 0.001, psnr_weight: float = 0.5) -> JudgeGroup:
     """One clean patch and its distorted versions, with every pair whose order is known.
 
     With a ``toolbox``, the group holds ``tool_outputs`` (≥ 2) outputs of registered tools: one less
@@ -212,7 +215,7 @@ def judge_group(clean: Image, rng: np.random.Generator, toolbox: Sequence[Toolbo
     (as an agent chains tools); two of the three quick remedies make room for them."""
     if toolbox and tool_outputs < 2:
         raise ValueError(f"tool_outputs must be at least 2 with a toolbox, got {tool_outputs}")
-    g = JudgeGroup()
+    g = JudgeGroup(psnr_weight=psnr_weight)
     structural: set[tuple[int, int]] = set()
     c = g.add(clean, clean, "clean")
 

@@ -10,7 +10,8 @@ over-processing — with their known pairwise orders) and minimises
     L_diff = mean Huber((s_i − s̄_g) − (level_i − l̄_g), δ = 0.5)
 
 where ``s`` is the raw network output, ``level`` the full-reference quality level of each
-version (1–5, from PSNR and SSIM against its clean patch), ``s̄_g`` and ``l̄_g`` the means over the
+version (1–5, from PSNR and SSIM against its clean patch, ``level_psnr_weight`` the share of
+PSNR), ``s̄_g`` and ``l̄_g`` the means over the
 version's group, and the margin ``m_ij`` = clip(level_i − level_j, 0.05, 2): a larger quality
 gap asks for a larger score gap. ``L_diff`` asks score *differences* between versions of one
 picture to equal their level differences whatever the picture (a reward is a score difference,
@@ -20,6 +21,9 @@ scale across pictures.
 With ``soft_references`` > 0 that share of the groups is built around a softened, flatter copy of
 the clean patch (``data.soft_reference``), which then ranks above its own sharpened or stretched
 versions: a soft photograph is not a damaged one.
+
+With ``average_from`` < 1 the saved network is the average of the weights at the held-out checks
+from that fraction of the steps on (``training.optimise``).
 
 After training, a monotone 4-parameter logistic (``calibration.Logistic4``) is fitted on one set
 of held-out synthetic groups and the judge is measured on another (``judge_metrics``); both sets
@@ -85,13 +89,16 @@ class JudgeTrainConfig:
     tone_stats: bool = True  # feed the head global tone statistics (JudgeConfig.tone_stats)
     tone_branch: bool = False  # add a score term from the tone statistics alone (JudgeConfig.tone_branch)
     soft_references: float = 0.0  # share of training groups whose clean patch is softened first (data.soft_reference)
+    level_psnr_weight: float = 0.5  # share of PSNR (the rest SSIM) in the full-reference level (data.fr_level)
+    average_from: float = 1.0  # average the weights of the held-out checks from this fraction of the steps on
 
 
 def make_groups(patches: CleanPatches, count: int, seed: int, stream: int, toolbox: Sequence[ToolboxTool] = (),
-                tool_outputs: int = 3) -> list[JudgeGroup]:
+                tool_outputs: int = 3, psnr_weight: float = 0.5) -> list[JudgeGroup]:
     """``count`` judge groups from their own random stream."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
-    return [judge_group(patches.sample(rng), rng, toolbox, tool_outputs) for _ in range(count)]
+    return [judge_group(patches.sample(rng), rng, toolbox, tool_outputs, psnr_weight=psnr_weight)
+            for _ in range(count)]
 
 
 @dataclass
@@ -208,7 +215,7 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
                                       tone_branch=cfg.tone_branch)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0]))
-    val = make_groups(patches, cfg.val_groups, cfg.seed, 1, toolbox, cfg.tool_outputs)
+    val = make_groups(patches, cfg.val_groups, cfg.seed, 1, toolbox, cfg.tool_outputs, cfg.level_psnr_weight)
 
     def loss_of(scores: torch.Tensor, batch: GroupBatch) -> tuple[torch.Tensor, dict[str, float]]:
         return judge_loss(scores, batch, cfg.reg_weight, cfg.diff_weight, cfg.tau)
@@ -234,8 +241,8 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
         return soft_reference(clean, rng) if cfg.soft_references and rng.uniform() < cfg.soft_references else clean
 
     def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
-        groups = [judge_group(reference(patches.sample(rng)), rng, toolbox, cfg.tool_outputs)
-                  for _ in range(cfg.batch_size)]
+        groups = [judge_group(reference(patches.sample(rng)), rng, toolbox, cfg.tool_outputs,
+                              psnr_weight=cfg.level_psnr_weight) for _ in range(cfg.batch_size)]
         batch = group_batch(groups, device)
         return loss_of(model(batch.images), batch)
 
@@ -243,8 +250,10 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
     train_seconds = time.perf_counter() - t0
 
     eval_patches = CleanPatches(cfg.data, cfg.eval_patch)
-    calib_groups = make_groups(eval_patches, cfg.eval_groups, cfg.seed, 2, toolbox, cfg.tool_outputs)
-    test_groups = make_groups(eval_patches, cfg.eval_groups, cfg.seed, 3, toolbox, cfg.tool_outputs)
+    calib_groups = make_groups(eval_patches, cfg.eval_groups, cfg.seed, 2, toolbox, cfg.tool_outputs,
+                               cfg.level_psnr_weight)
+    test_groups = make_groups(eval_patches, cfg.eval_groups, cfg.seed, 3, toolbox, cfg.tool_outputs,
+                              cfg.level_psnr_weight)
     calib_raw = raw_scores(model, calib_groups, device)
     calibration = Logistic4.fit(np.concatenate(calib_raw), np.concatenate([g.level for g in calib_groups]))
     test_scores = [calibration(s).astype(np.float64) for s in raw_scores(model, test_groups, device)]

@@ -25,7 +25,16 @@ def optimise(model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: Any, batch
     """The trainers' shared loop: ``cfg.steps`` steps at the cosine learning rate (``cfg.lr``,
     ``cfg.warmup``) with gradients clipped to norm 1; every key of ``history`` is appended from the
     step's loss parts; the held-out ``check`` runs every ``cfg.eval_every`` steps and after the last,
-    and ``report`` gets each step's parts (with the check's metrics when it ran)."""
+    and ``report`` gets each step's parts (with the check's metrics when it ran).
+
+    With ``cfg.average_from`` = f < 1 (trainers without the field never average) the weights at each
+    check from step f·``cfg.steps`` on, the last included, are averaged into the returned model
+    (stochastic weight averaging over snapshots: no normalisation layers need re-estimating in
+    these networks). The checks themselves see the weights of the moment."""
+    average_from = float(getattr(cfg, "average_from", 1.0))
+    if not 0.0 <= average_from <= 1.0:
+        raise ValueError(f"average_from must lie in [0, 1], got {average_from}")
+    snapshots = WeightAverage(model)
     for step in range(cfg.steps):
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup)
@@ -38,8 +47,32 @@ def optimise(model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: Any, batch
             values.append(parts[key])
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             parts = {**parts, **check(step + 1)}
+            if step + 1 >= average_from * cfg.steps:
+                snapshots.add(model)
         if report is not None:
             report(step + 1, cfg.steps, parts)
+    snapshots.load_into(model)
+
+
+class WeightAverage:
+    """The running mean of a model's floating-point weights over the snapshots added."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.count = 0
+        self.mean = {k: torch.zeros_like(v) for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def add(self, model: torch.nn.Module) -> None:
+        self.count += 1
+        for key, value in model.state_dict().items():
+            if key in self.mean:
+                self.mean[key] += (value - self.mean[key]) / self.count
+
+    @torch.no_grad()
+    def load_into(self, model: torch.nn.Module) -> None:
+        """Replace ``model``'s weights by the mean (nothing to do for one snapshot: it is the model)."""
+        if self.count > 1:
+            model.load_state_dict(self.mean, strict=False)
 
 
 def setup_device(device: str, threads: int) -> torch.device:
