@@ -393,6 +393,17 @@ def test_cli_tools_train_rejects_unknown_category() -> None:
     assert result.exit_code != 0 and "no learned expert for 'dehaze'" in result.output
 
 
+@pytest.mark.parametrize("widths, message", [("16,24,48", "four positive"), ("16,x,48,64", "comma-separated integers")])
+def test_cli_judge_train_rejects_bad_widths(widths: str, message: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from restore_ray.cli import app
+
+    result = CliRunner().invoke(app, ["judge", "train", "--out", str(tmp_path), "--widths", widths])
+    assert result.exit_code != 0 and message in " ".join(result.output.split())
+    assert not any(tmp_path.iterdir())  # refused before any training
+
+
 @pytest.mark.parametrize("average_from", [0.5, 1.0])
 def test_optimise_averages_the_weights_of_the_later_checks(average_from: float) -> None:
     from types import SimpleNamespace

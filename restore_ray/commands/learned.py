@@ -105,7 +105,7 @@ def train(
     try:
         stage_widths = tuple(int(w) for w in widths.split(","))
     except ValueError:
-        raise typer.BadParameter(f"--widths {widths!r}: expected comma-separated integers such as 32,48,96,128")
+        raise typer.BadParameter(f"--widths {widths!r}: expected comma-separated integers such as 32,48,96,128") from None
     if len(stage_widths) != 4 or min(stage_widths) < 1:
         raise typer.BadParameter(f"--widths {widths!r}: expected four positive channel counts")
     cfg = JudgeTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
