@@ -116,6 +116,27 @@ def encode_ms(encoder: Encoder, records: list[Record], n: int = 20, repeats: int
     return 1000.0 * float(np.median(best))
 
 
+def unseen_training_mixtures(records: list[Record], encoder: Encoder, per_combination: int, seed: int,
+                             dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and labels of ``per_combination`` clean TRAIN crops under each combination of settings
+    II–IV (none when 0): a probe that has seen every mixture, still tested on other photographs."""
+    from restore_ray.combos import COMBINATIONS
+    from restore_ray.degradations import degrade
+
+    clean = sorted({r.gt_path for r in records if r.split == "train" and r.degradations and r.gt is not None})
+    xs, ys = [], []
+    for ci, combo in enumerate(COMBINATIONS):
+        if combo.setting == "I" or per_combination <= 0:
+            continue
+        for k, path in enumerate(clean[:per_combination]):
+            lq, _ = degrade(read_image(path), combo.degradations, np.random.default_rng([seed, 7, ci, k]))
+            xs.append(encoder(lq[None])[0])
+            ys.append([d in combo.degradations for d in DEGRADATIONS])
+    if not xs:
+        return np.zeros((0, dim), np.float32), np.zeros((0, len(DEGRADATIONS)))
+    return np.stack(xs), np.array(ys, dtype=np.float64)
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, balanced: bool = True) -> tuple[np.ndarray, float]:
     """Weights and bias minimising the mean logistic loss + l2/2·|w|² (L-BFGS). ``balanced``: positives and
     negatives each carry half of the loss (a label present in 15 % of the training images is not
@@ -154,6 +175,9 @@ def main() -> None:
     parser.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic regressions")
     parser.add_argument("--unbalanced", action="store_true",
                         help="weight every training image alike (default: positives and negatives carry equal weight)")
+    parser.add_argument("--all-combinations", type=int, default=0, metavar="N",
+                        help="also train the probe on N crops of the training photographs under each unseen "
+                             "combination (settings II–IV); the test records stay the same")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None,
                         help="result file (default: bench/results/encoder_probe_<encoder>.json)")
@@ -182,18 +206,22 @@ def main() -> None:
         embed_s = time.perf_counter() - t_embed
         image_shape = read_image(records[0].lq_path).shape
         ms_per_image = encode_ms(encoder, records)
+        extra_emb, extra_labels = unseen_training_mixtures(records, encoder, args.all_combinations, args.seed,
+                                                            emb.shape[1])
 
     labels = np.array([[d in r.degradations for d in DEGRADATIONS] for r in records], dtype=np.float64)
     train = np.array([r.split == "train" for r in records])
     test = ~train
-    mean, std = emb[train].mean(axis=0), emb[train].std(axis=0) + 1e-6
+    train_emb = np.concatenate([emb[train], extra_emb])
+    mean, std = train_emb.mean(axis=0), train_emb.std(axis=0) + 1e-6
     z = (emb - mean) / std
+    z_train, y_train = (train_emb - mean) / std, np.concatenate([labels[train], extra_labels])
     groups = np.array([group_of(r) for r in records])
 
     per_label: dict[str, dict[str, float]] = {}
     pred = np.zeros_like(labels)
     for j, name in enumerate(DEGRADATIONS):
-        w, b = fit_logistic(z[train], labels[train, j], args.l2, not args.unbalanced)
+        w, b = fit_logistic(z_train, y_train[:, j], args.l2, not args.unbalanced)
         pred[:, j] = (z @ w + b) > 0
         yt, pt = labels[test, j], pred[test, j]
         pos, neg = yt == 1, yt == 0
@@ -264,7 +292,8 @@ def main() -> None:
                   f"{'unweighted' if args.unbalanced else 'class-balanced'}"),
         "data": {"source": "builtin" if args.data is None else str(args.data), "per_combo": args.per_combo,
                  "train_per_combo": args.train_per_combo, "single_per_split": args.single, "seed": args.seed,
-                 "n_train": int(train.sum()),
+                 "n_train": int(train.sum()) + len(extra_labels),
+                 "unseen_combinations_in_training": args.all_combinations,
                  "n_test": int(test.sum()),
                  "train_groups": {g: int((train & (groups == g)).sum()) for g in sorted(set(groups[train]))},
                  "test_groups": {g: int((test & (groups == g)).sum()) for g in sorted(set(groups[test]))}},
