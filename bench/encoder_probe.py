@@ -126,9 +126,9 @@ def unseen_training_mixtures(records: list[Record], encoder: Encoder, per_combin
     clean = sorted({r.gt_path for r in records if r.split == "train" and r.degradations and r.gt is not None})
     xs, ys = [], []
     for ci, combo in enumerate(COMBINATIONS):
-        if combo.setting == "I" or per_combination <= 0:
+        if combo.setting == "I":
             continue
-        for k, path in enumerate(clean[:per_combination]):
+        for k, path in enumerate(clean[:max(per_combination, 0)]):
             lq, _ = degrade(read_image(path), combo.degradations, np.random.default_rng([seed, 7, ci, k]))
             xs.append(encoder(lq[None])[0])
             ys.append([d in combo.degradations for d in DEGRADATIONS])

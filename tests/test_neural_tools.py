@@ -232,7 +232,6 @@ def test_oidn_denoises_with_torch_thread_count(neural_clean: np.ndarray) -> None
     tool.close()
 
 
-
 def test_oidn_tool_is_released_while_modules_are_torn_down(monkeypatch) -> None:
     # at interpreter exit a tool still referenced from a module global is collected after the
     # interpreter has set module globals to None: its finaliser must still release the device

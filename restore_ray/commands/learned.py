@@ -94,7 +94,7 @@ def train(
     average_from: float = typer.Option(1.0, "--average-from", min=0.0, max=1.0,
                                        help="average the weights of the held-out checks from this fraction of the "
                                             "steps on (1: keep the last weights)"),
-    widths: str = typer.Option("32,48,96,128", "--widths",
+    widths: str = typer.Option("32,48,96,128", "--widths",  # JudgeConfig.widths (torch is imported lazily)
                                help="channels of the network's four stages, comma-separated"),
 ) -> None:
     """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
