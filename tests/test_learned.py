@@ -24,6 +24,7 @@ from tool_actors.learned.nets import ExpertConfig, ExpertNet, JudgeConfig, Judge
 from tool_actors.learned.toolbox import load_toolbox
 from tool_actors.learned.train_expert import EXPERT_NAMES, ExpertTrainConfig, train_expert
 from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
+from tool_actors.learned.training import to_tensor
 from tool_actors.registry import SCORERS, TOOLS
 
 
@@ -404,6 +405,38 @@ def test_cli_judge_train_rejects_bad_widths(widths: str, message: str, tmp_path:
     assert not any(tmp_path.iterdir())  # refused before any training
 
 
+
+def test_cli_judge_train_records_only_the_options_that_differ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import tool_actors.learned.train_judge as TJ
+    from restore_ray.cli import app
+
+    seen = {}
+
+    def fake_train(cfg: JudgeTrainConfig, out: Path, report: object = None, command: str | None = None) -> dict:
+        seen.update(cfg=cfg, command=command)
+        return {"name": cfg.name, "parameters": 1, "weights_bytes": 4, "training_seconds": 1.0, "measured": {}}
+
+    monkeypatch.setattr(TJ, "train_judge", fake_train)
+    base = ["judge", "train", "--out", str(tmp_path), "--steps", "7"]
+    result = CliRunner().invoke(app, base)
+    assert result.exit_code == 0, result.output
+    assert seen["command"].endswith("--lr 0.001") and seen["cfg"] == JudgeTrainConfig(steps=7)
+    flags = ["--soft-references", "0.4", "--level-psnr-weight", "0.75", "--average-from", "0.25",
+             "--widths", "16,24,48,64", "--no-toolbox", "--structural-weight", "3", "--detail-stats", "--block-stats"]
+    result = CliRunner().invoke(app, base + flags)
+    assert result.exit_code == 0, result.output
+    cfg, command = seen["cfg"], seen["command"]
+    assert (cfg.soft_references, cfg.level_psnr_weight, cfg.average_from, cfg.widths, cfg.toolbox,
+            cfg.structural_weight, cfg.detail_stats, cfg.block_stats) == (
+        0.4, 0.75, 0.25, (16, 24, 48, 64), False, 3.0, True, True)
+    for flag in ("--soft-references 0.4", "--level-psnr-weight 0.75", "--average-from 0.25",
+                 "--widths 16,24,48,64", "--no-toolbox", "--structural-weight 3", "--detail-stats", "--block-stats"):
+        assert flag in command
+    assert "--tone-branch" not in command and "--no-tone-stats" not in command
+
+
 @pytest.mark.parametrize("average_from", [0.5, 1.0])
 def test_optimise_averages_the_weights_of_the_later_checks(average_from: float) -> None:
     from types import SimpleNamespace
@@ -433,3 +466,90 @@ def test_optimise_averages_the_weights_of_the_later_checks(average_from: float) 
     assert not torch.equal(seen[4]["weight"], seen[6]["weight"])
     with pytest.raises(ValueError, match="average_from"):
         optimise(model, opt, SimpleNamespace(**{**vars(cfg), "average_from": 1.5}), batch_loss, {"loss": []}, check, None)
+
+
+def test_structural_weight_counts_structural_pairs_more_in_the_ranking_loss() -> None:
+    from tool_actors.learned.train_judge import GroupBatch, judge_loss
+
+    batch = GroupBatch(images=torch.zeros(3, 3, 16, 16), levels=torch.tensor([5.0, 3.0, 4.0]),
+                       group=torch.zeros(3, dtype=torch.long), pairs=torch.tensor([[0, 1], [2, 1]]),
+                       structural=torch.tensor([True, False]))
+    s = torch.tensor([1.0, 2.0, 4.0])  # the structural pair is violated, the other one kept
+    one = judge_loss(s, batch, 0.0, 0.0, 0.1)[1]["rank_loss"]
+    three = judge_loss(s, batch, 0.0, 0.0, 0.1, structural_weight=3.0)[1]["rank_loss"]
+    hinge = [0.1 * float(torch.nn.functional.softplus(torch.tensor((m - d) / 0.1))) for m, d in ((2.0, -1.0), (1.0, 2.0))]
+    assert one == pytest.approx(sum(hinge) / 2, rel=1e-5)
+    assert three == pytest.approx((3 * hinge[0] + hinge[1]) / 4, rel=1e-5) and three > one
+
+
+def test_detail_statistics_fall_with_blur_and_ignore_contrast() -> None:
+    from tool_actors.learned.nets import DETAIL_FEATURES, detail_statistics
+
+    rng = np.random.default_rng(9)
+    clean = CleanPatches(patch=96).sample(rng)
+    blurred = X.graded_degradation("defocus_blur", clean, 0.6, 1)
+    sharpened = X.unsharp(blurred, 1.0, 1.5)
+    flat = np.clip(128 + (clean.astype(np.float32) - 128) * 0.5, 0, 255).astype(np.uint8)
+    d_clean, d_blur, d_usm, d_flat = detail_statistics(to_tensor([clean, blurred, sharpened, flat], torch.device("cpu")))
+    assert d_clean.shape == (DETAIL_FEATURES,)
+    assert float(d_blur[0]) < float(d_clean[0]) - 0.5  # the finest level lost against the next one
+    assert float(d_usm[0]) < float(d_clean[0]) - 0.3  # sharpening amplifies what is left, it does not restore it
+    assert torch.allclose(d_clean, d_flat, atol=0.1)  # halving the contrast moves every level alike
+
+
+def test_detail_statistics_see_the_direction_of_a_motion_blur() -> None:
+    from tool_actors.learned.nets import DETAIL_LEVELS, detail_statistics
+
+    # isotropic texture: anisotropy near 0 (the feature's −0.5 offset); a horizontal motion blur raises it
+    texture = (np.random.default_rng(11).random((96, 96, 1)) * 255).astype(np.uint8).repeat(3, axis=2)
+    trail = D.apply("motion_blur", texture, radius=8, sigma=4.0, angle=0.0)
+    fine = DETAIL_LEVELS - 1  # index of the full-resolution anisotropy
+    iso, moved = detail_statistics(to_tensor([texture, trail], torch.device("cpu")))[:, fine]
+    assert float(iso) < -0.3 and float(moved) > float(iso) + 1.0
+
+
+def test_block_statistics_see_jpeg_blocks_and_stay_near_zero_on_photographs() -> None:
+    from tool_actors.learned.nets import block_statistics
+
+    rng = np.random.default_rng(10)
+    clean = [CleanPatches(patch=96).sample(rng) for _ in range(4)]
+    jpeg = [X.graded_degradation("jpeg", c, 0.9, 1) for c in clean]
+
+    def stats(images: list[np.ndarray]) -> torch.Tensor:
+        return block_statistics(to_tensor(images, torch.device("cpu")))
+
+    b_clean, b_jpeg = stats(clean), stats(jpeg)
+    assert b_clean.shape == (4, 2) and float(b_clean.abs().mean()) < 0.4
+    assert bool((b_jpeg.max(dim=1).values > b_clean.max(dim=1).values + 0.3).all())
+    assert stats([np.zeros((6, 6, 3), np.uint8)]).tolist() == [[0.0, 0.0]]  # no grid line inside: no evidence
+
+
+def test_judge_with_detail_and_block_statistics_scores_any_size_and_reloads(tmp_path: Path) -> None:
+    cfg = JudgeConfig(widths=(8, 8, 16, 16), tone_stats=True, detail_stats=True, block_stats=True)
+    net = JudgeNet(cfg).eval()
+    for side in (16, 37, 96):
+        assert net(torch.rand(2, 3, side, side + 3)).shape == (2,)
+    path, _ = cards.save(net, tmp_path / "judge-small", {"calibration": Logistic4(1, 5, 0, 1).to_dict()})
+    loaded, _ = cards.load(path, "JudgeNet")
+    assert loaded.config == cfg
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.equal(loaded(x), net(x))
+
+
+def test_sharpening_pairs_rank_unsharp_masking_below_what_it_sharpened_where_psnr_fell() -> None:
+    patches = CleanPatches(patch=48)
+    added = 0
+    for seed in range(12):
+        clean = patches.sample(np.random.default_rng(seed))
+        plain = judge_group(clean, np.random.default_rng(100 + seed))
+        g = judge_group(clean, np.random.default_rng(100 + seed), sharpening_pairs=True)
+        assert g.tags == plain.tags and g.psnr == plain.psnr  # the same versions, only pairs change
+        usm = g.tags.index("usm")
+        full = max(i for i, t in enumerate(g.tags) if t.startswith("chain:"))
+        pairs = {(i, j): s for i, j, s in g.pairs}
+        if g.psnr[usm] < g.psnr[full]:
+            assert pairs.get((full, usm)) is True  # a structural pair, whatever SSIM says
+            added += {(i, j): s for i, j, s in plain.pairs}.get((full, usm)) is not True
+        else:
+            assert pairs.get((full, usm)) == {(i, j): s for i, j, s in plain.pairs}.get((full, usm))
+    assert added >= 1

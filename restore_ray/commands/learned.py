@@ -96,6 +96,17 @@ def train(
                                             "steps on (1: keep the last weights)"),
     widths: str = typer.Option("32,48,96,128", "--widths",  # JudgeConfig.widths (torch is imported lazily)
                                help="channels of the network's four stages, comma-separated"),
+    structural_weight: float = typer.Option(1.0, "--structural-weight", min=0.0,
+                                            help="weight of the structural pairs (clean above every version, lighter "
+                                                 "or fewer degradations above more) in the ranking loss"),
+    detail_stats: bool = typer.Option(False, "--detail-stats/--no-detail-stats",
+                                      help="feed the network's head the image's sharpness statistics (log ratios "
+                                           "between the luma's Laplacian pyramid levels, gradient anisotropy)"),
+    block_stats: bool = typer.Option(False, "--block-stats/--no-block-stats",
+                                     help="feed the network's head the image's 8×8 blockiness (JPEG)"),
+    sharpening_pairs: bool = typer.Option(False, "--sharpening-pairs/--no-sharpening-pairs",
+                                          help="rank unsharp masking below the picture it sharpened wherever "
+                                               "PSNR fell, whatever SSIM says"),
 ) -> None:
     """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
     from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
@@ -111,15 +122,26 @@ def train(
     cfg = JudgeTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
                            threads=threads, lr=lr, toolbox=toolbox, init=str(init) if init else None, widths=stage_widths,
                            tone_stats=tone_stats, tone_branch=tone_branch, soft_references=soft_references,
-                           level_psnr_weight=level_psnr_weight, average_from=average_from)
+                           level_psnr_weight=level_psnr_weight, average_from=average_from,
+                           structural_weight=structural_weight, detail_stats=detail_stats, block_stats=block_stats,
+                           sharpening_pairs=sharpening_pairs)
     if init:
         options["init"] = init
-    command = (_command_line("judge train", [], options) + ("" if toolbox else " --no-toolbox")
-               + ("" if tone_stats else " --no-tone-stats") + (" --tone-branch" if tone_branch else "")
-               + (f" --soft-references {soft_references:g}" if soft_references else "")
-               + (f" --level-psnr-weight {level_psnr_weight:g}" if level_psnr_weight != 0.5 else "")
-               + (f" --average-from {average_from:g}" if average_from != 1.0 else "")
-               + (f" --widths {','.join(map(str, stage_widths))}" if stage_widths != JudgeTrainConfig.widths else ""))
+    defaults = JudgeTrainConfig()
+    extra = [  # (flag as recorded, whether it differs from the default)
+        ("--no-toolbox", not toolbox),
+        ("--no-tone-stats", not tone_stats),
+        ("--tone-branch", tone_branch),
+        (f"--soft-references {soft_references:g}", soft_references != defaults.soft_references),
+        (f"--level-psnr-weight {level_psnr_weight:g}", level_psnr_weight != defaults.level_psnr_weight),
+        (f"--average-from {average_from:g}", average_from != defaults.average_from),
+        (f"--widths {','.join(map(str, stage_widths))}", stage_widths != tuple(defaults.widths)),
+        (f"--structural-weight {structural_weight:g}", structural_weight != defaults.structural_weight),
+        ("--detail-stats", detail_stats),
+        ("--block-stats", block_stats),
+        ("--sharpening-pairs", sharpening_pairs),
+    ]
+    command = _command_line("judge train", [], options) + "".join(f" {flag}" for flag, differs in extra if differs)
     with _progress() as bar:
         card = train_judge(cfg, out, _Reporter(bar, "judge"), command=command)
     _print_card(card, out)

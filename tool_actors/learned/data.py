@@ -207,12 +207,16 @@ def soft_reference(clean: Image, rng: np.random.Generator) -> Image:
 
 
 def judge_group(clean: Image, rng: np.random.Generator, toolbox: Sequence[ToolboxTool] = (), tool_outputs: int = 3,
-                min_gap_db: float = 0.1, min_gap_ssim: float = 0.001, psnr_weight: float = 0.5) -> JudgeGroup:
+                min_gap_db: float = 0.1, min_gap_ssim: float = 0.001, psnr_weight: float = 0.5,
+                sharpening_pairs: bool = False) -> JudgeGroup:
     """One clean patch and its distorted versions, with every pair whose order is known.
 
     With a ``toolbox``, the group holds ``tool_outputs`` (≥ 2) outputs of registered tools: one less
     than that applied to the degraded patch, and a second tool applied to the first one's output
-    (as an agent chains tools); two of the three quick remedies make room for them."""
+    (as an agent chains tools); two of the three quick remedies make room for them. With
+    ``sharpening_pairs`` the unsharp-masked degraded patch ranks below the degraded patch whenever
+    it has lower PSNR, whatever SSIM says: sharpening that moves the picture away from the truth
+    is no repair."""
     if toolbox and tool_outputs < 2:
         raise ValueError(f"tool_outputs must be at least 2 with a toolbox, got {tool_outputs}")
     g = JudgeGroup(psnr_weight=psnr_weight)
@@ -260,7 +264,9 @@ def judge_group(clean: Image, rng: np.random.Generator, toolbox: Sequence[Toolbo
         second = _pick_tool(rng, toolbox, [d for d in present if d != first.degradation] or present)
         g.add(second(tool_out), clean, f"tool:{first.name}>{second.name}")
     # unsharp masking of the degraded patch: a reward must not pay for it unless it helps
-    g.add(X.unsharp(degraded, float(rng.uniform(0.5, 2.0)), float(rng.uniform(0.8, 2.5))), clean, "usm")
+    usm = g.add(X.unsharp(degraded, float(rng.uniform(0.5, 2.0)), float(rng.uniform(0.8, 2.5))), clean, "usm")
+    if sharpening_pairs and g.psnr[usm] < g.psnr[full]:
+        structural.add((full, usm))
     kind = list(X.OVER_PROCESSING)[int(rng.integers(0, len(X.OVER_PROCESSING)))]
     g.add(X.over_process(kind, outputs[0], float(rng.uniform(0.1, 0.8)), int(rng.integers(0, 2**31 - 1))),
           clean, f"after:{kind}")

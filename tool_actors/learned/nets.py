@@ -72,11 +72,75 @@ class JudgeConfig:
     hidden: int = 128  # width of the head's hidden layer
     tone_stats: bool = False  # also feed the head global tone statistics of the input (``tone_statistics``)
     tone_branch: bool = False  # add a separate score term computed from the tone statistics alone
+    detail_stats: bool = False  # also feed the head the input's sharpness statistics (``detail_statistics``)
+    block_stats: bool = False  # also feed the head the input's 8×8 blockiness (``block_statistics``)
 
     @property
     def min_side(self) -> int:
         """Smallest image side the network accepts without padding (one pixel at the coarsest stage)."""
         return 2 ** len(self.widths)
+
+
+DETAIL_LEVELS = 4
+ANISOTROPY_LEVELS = (0, 2)  # pyramid levels whose gradient anisotropy is measured
+DETAIL_FEATURES = DETAIL_LEVELS - 1 + len(ANISOTROPY_LEVELS)
+
+
+def _anisotropy(y: torch.Tensor) -> torch.Tensor:
+    """log(λmax / λmin) of the mean gradient structure tensor of (N, 1, H, W) maps → (N,)."""
+    gx = y[:, :, 1:-1, 2:] - y[:, :, 1:-1, :-2]  # central differences: uncorrelated for white noise
+    gy = y[:, :, 2:, 1:-1] - y[:, :, :-2, 1:-1]
+    a, b, c = gx.pow(2).mean(dim=(1, 2, 3)), gy.pow(2).mean(dim=(1, 2, 3)), (gx * gy).mean(dim=(1, 2, 3))
+    root = ((a - b).pow(2) + 4 * c.pow(2)).sqrt()
+    return ((a + b + root + 1e-7) / (a + b - root + 1e-7)).log()
+
+
+def detail_statistics(x: torch.Tensor) -> torch.Tensor:
+    """Sharpness of (N, 3, H, W) images in [0, 1] → (N, DETAIL_FEATURES), roughly centred and scaled:
+    the log ratios of the mean energy of each level of the luma's Laplacian pyramid (full resolution,
+    1/2, 1/4, 1/8) to the next coarser one, then the anisotropy of the gradients at full and
+    quarter resolution.
+
+    A blur lowers the fine levels against the coarse ones; contrast and brightness leave the ratios
+    alone, and unsharp masking of a blurred picture only partly restores them (it amplifies what is
+    left, it does not restore what the blur took). A motion blur removes detail along one direction:
+    the fine gradients turn anisotropic where the coarse ones were not, and an isotropic sharpening
+    does not undo that. Convolution features scale with contrast, so the head could only read
+    these through divisions."""
+    y = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    energies, anisotropy = [], []
+    for level in range(DETAIL_LEVELS):
+        if level in ANISOTROPY_LEVELS:
+            anisotropy.append(_anisotropy(y) if min(y.shape[2:]) >= 3 else torch.zeros(len(y), device=y.device))
+        coarse = nn.functional.avg_pool2d(y, 2, ceil_mode=True)
+        band = y - nn.functional.interpolate(coarse, size=y.shape[2:], mode="bilinear", align_corners=False)
+        energies.append(band.pow(2).mean(dim=(1, 2, 3)).add(1e-7).log())
+        y = coarse
+    e = torch.stack(energies, dim=1)
+    return torch.cat([(e[:, :-1] - e[:, 1:] + 1.0) / 1.5, torch.stack(anisotropy, dim=1) - 0.5], dim=1)
+
+
+BLOCK_FEATURES = 2
+
+
+def block_statistics(x: torch.Tensor) -> torch.Tensor:
+    """8×8 blockiness of (N, 3, H, W) images in [0, 1] → (N, 2): per axis, the log ratio of the mean
+    absolute luma step across the boundaries of an 8-pixel grid anchored at the top-left corner (JPEG's)
+    to the mean step elsewhere; about 0 for a photograph, positive when blocks show."""
+    y = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]  # (N, H, W)
+    out = []
+    for plane in (y, y.transpose(1, 2)):  # steps along columns, then along rows
+        steps = (plane[:, :, 1:] - plane[:, :, :-1]).abs()
+        n = steps.shape[2]
+        on_grid = torch.zeros(n, dtype=torch.bool, device=x.device)
+        on_grid[7::8] = True  # the step from column 8k − 1 to 8k
+        if not on_grid.any() or on_grid.all():
+            out.append(torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
+            continue
+        across = steps[:, :, on_grid].mean(dim=(1, 2))
+        inside = steps[:, :, ~on_grid].mean(dim=(1, 2))
+        out.append(((across + 1e-4) / (inside + 1e-4)).log())
+    return torch.stack(out, dim=1) * 2.0
 
 
 TONE_QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -104,9 +168,9 @@ class JudgeNet(nn.Module):
 
     A full-resolution stem (sees pixel noise and blocking), four stride-2 stages with one residual
     block each, then the mean and standard deviation over space of the last ``pooled_stages``
-    feature maps (fine and coarse statistics, independent of image size) — with ``tone_stats``
-    also the input's global tone statistics — go through a two-layer head to one raw score per
-    image. With ``tone_branch`` a second small head scores the tone statistics alone and its
+    feature maps (fine and coarse statistics, independent of image size) — with ``tone_stats``,
+    ``detail_stats`` and ``block_stats`` also the input's global tone, sharpness and blockiness
+    statistics — go through a two-layer head to one raw score per image. With ``tone_branch`` a second small head scores the tone statistics alone and its
     output is added: a term for exposure and clipping that the content features cannot modulate,
     so what the judge learnt about darkness on the training pictures holds on any picture.
     """
@@ -115,7 +179,8 @@ class JudgeNet(nn.Module):
         super().__init__()
         self.config = config
         self.stem, self.stages = _trunk(config.stem, config.widths)
-        pooled = 2 * sum(config.widths[-config.pooled_stages:]) + (TONE_FEATURES if config.tone_stats else 0)
+        pooled = (2 * sum(config.widths[-config.pooled_stages:]) + (TONE_FEATURES if config.tone_stats else 0)
+                  + (DETAIL_FEATURES if config.detail_stats else 0) + (BLOCK_FEATURES if config.block_stats else 0))
         self.head = nn.Sequential(nn.Linear(pooled, config.hidden), nn.LeakyReLU(0.1, inplace=True),
                                   nn.Linear(config.hidden, 1))
         self.tone_head = (nn.Sequential(nn.Linear(TONE_FEATURES, 32), nn.LeakyReLU(0.1, inplace=True), nn.Linear(32, 1))
@@ -127,6 +192,10 @@ class JudgeNet(nn.Module):
         tone = tone_statistics(x) * 4.0 - 2.0 if self.config.tone_stats or self.tone_head is not None else None
         if self.config.tone_stats:
             pooled.append(tone)  # roughly centred, unit-scale inputs
+        if self.config.detail_stats:
+            pooled.append(detail_statistics(x))
+        if self.config.block_stats:
+            pooled.append(block_statistics(x))
         score = self.head(torch.cat(pooled, dim=1))
         if self.tone_head is not None:
             score = score + self.tone_head(tone)

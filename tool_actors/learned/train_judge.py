@@ -18,6 +18,11 @@ picture to equal their level differences whatever the picture (a reward is a sco
 and it needs no knowledge of what a clean picture looks like); ``L_reg`` anchors the absolute
 scale across pictures.
 
+Structural pairs (the clean patch above every version, a lighter or shorter degradation chain above
+a heavier or longer one) count ``structural_weight`` times in the mean of ``L_rank``; with
+``sharpening_pairs`` unsharp masking of the degraded patch joins them wherever it lowered PSNR
+(``data.judge_group``).
+
 With ``soft_references`` > 0 that share of the groups is built around a softened, flatter copy of
 the clean patch (``data.soft_reference``), which then ranks above its own sharpened or stretched
 versions: a soft photograph is not a damaged one.
@@ -89,16 +94,20 @@ class JudgeTrainConfig:
     tone_stats: bool = True  # feed the head global tone statistics (JudgeConfig.tone_stats)
     tone_branch: bool = False  # add a score term from the tone statistics alone (JudgeConfig.tone_branch)
     soft_references: float = 0.0  # share of training groups whose clean patch is softened first (data.soft_reference)
+    detail_stats: bool = False  # feed the head the input's detail statistics (JudgeConfig.detail_stats)
+    block_stats: bool = False  # feed the head the input's 8×8 blockiness (JudgeConfig.block_stats)
+    sharpening_pairs: bool = False  # unsharp masking ranks below what it sharpened where PSNR fell (data.judge_group)
+    structural_weight: float = 1.0  # weight of the structural pairs (clean above all, fewer/lighter above more) in L_rank
     level_psnr_weight: float = 0.5  # share of PSNR (the rest SSIM) in the full-reference level (data.fr_level)
     average_from: float = 1.0  # average the weights of the held-out checks from this fraction of the steps on
 
 
 def make_groups(patches: CleanPatches, count: int, seed: int, stream: int, toolbox: Sequence[ToolboxTool] = (),
-                tool_outputs: int = 3, psnr_weight: float = 0.5) -> list[JudgeGroup]:
+                tool_outputs: int = 3, psnr_weight: float = 0.5, sharpening_pairs: bool = False) -> list[JudgeGroup]:
     """``count`` judge groups from their own random stream."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
-    return [judge_group(patches.sample(rng), rng, toolbox, tool_outputs, psnr_weight=psnr_weight)
-            for _ in range(count)]
+    return [judge_group(patches.sample(rng), rng, toolbox, tool_outputs, psnr_weight=psnr_weight,
+                        sharpening_pairs=sharpening_pairs) for _ in range(count)]
 
 
 @dataclass
@@ -137,12 +146,18 @@ def _centred(x: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
 
 
 def judge_loss(s: torch.Tensor, batch: GroupBatch, reg_weight: float, diff_weight: float,
-               tau: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """``L_rank + λ L_reg + μ L_diff`` (module docstring) and its parts."""
+               tau: float, structural_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """``L_rank + λ L_reg + μ L_diff`` (module docstring) and its parts; structural pairs count
+    ``structural_weight`` times in the weighted mean of ``L_rank``."""
     levels, pairs = batch.levels, batch.pairs
     diff = s[pairs[:, 0]] - s[pairs[:, 1]]  # (P,)
     margin = (levels[pairs[:, 0]] - levels[pairs[:, 1]]).clamp(0.05, 2.0)
-    rank_loss = (tau * F.softplus((margin - diff) / tau)).mean()
+    hinge = tau * F.softplus((margin - diff) / tau)
+    if structural_weight == 1.0:
+        rank_loss = hinge.mean()
+    else:
+        w = torch.where(batch.structural, structural_weight, 1.0)
+        rank_loss = (hinge * w).sum() / w.sum()
     reg_loss = F.huber_loss(s, levels, delta=0.5)
     diff_loss = F.huber_loss(_centred(s, batch.group), _centred(levels, batch.group), delta=0.5)
     loss = rank_loss + reg_weight * reg_loss + diff_weight * diff_loss
@@ -212,13 +227,15 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
         model = cards.load(cfg.init, "JudgeNet", str(device))[0].train()
     else:
         model = JudgeNet(JudgeConfig(widths=tuple(cfg.widths), tone_stats=cfg.tone_stats,
-                                      tone_branch=cfg.tone_branch)).to(device)
+                                      tone_branch=cfg.tone_branch, detail_stats=cfg.detail_stats,
+                                      block_stats=cfg.block_stats)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0]))
-    val = make_groups(patches, cfg.val_groups, cfg.seed, 1, toolbox, cfg.tool_outputs, cfg.level_psnr_weight)
+    val = make_groups(patches, cfg.val_groups, cfg.seed, 1, toolbox, cfg.tool_outputs, cfg.level_psnr_weight,
+                      cfg.sharpening_pairs)
 
     def loss_of(scores: torch.Tensor, batch: GroupBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        return judge_loss(scores, batch, cfg.reg_weight, cfg.diff_weight, cfg.tau)
+        return judge_loss(scores, batch, cfg.reg_weight, cfg.diff_weight, cfg.tau, cfg.structural_weight)
 
     history: dict[str, list[float]] = {"loss": [], "rank_loss": [], "reg_loss": [], "diff_loss": []}
     evals: dict[str, list[tuple[int, float]]] = {"val_loss": [], "val_pair_accuracy": [], "val_delta_spearman": []}
@@ -242,7 +259,8 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
 
     def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
         groups = [judge_group(reference(patches.sample(rng)), rng, toolbox, cfg.tool_outputs,
-                              psnr_weight=cfg.level_psnr_weight) for _ in range(cfg.batch_size)]
+                              psnr_weight=cfg.level_psnr_weight, sharpening_pairs=cfg.sharpening_pairs)
+                  for _ in range(cfg.batch_size)]
         batch = group_batch(groups, device)
         return loss_of(model(batch.images), batch)
 
@@ -251,9 +269,9 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
 
     eval_patches = CleanPatches(cfg.data, cfg.eval_patch)
     calib_groups = make_groups(eval_patches, cfg.eval_groups, cfg.seed, 2, toolbox, cfg.tool_outputs,
-                               cfg.level_psnr_weight)
+                               cfg.level_psnr_weight, cfg.sharpening_pairs)
     test_groups = make_groups(eval_patches, cfg.eval_groups, cfg.seed, 3, toolbox, cfg.tool_outputs,
-                              cfg.level_psnr_weight)
+                              cfg.level_psnr_weight, cfg.sharpening_pairs)
     calib_raw = raw_scores(model, calib_groups, device)
     calibration = Logistic4.fit(np.concatenate(calib_raw), np.concatenate([g.level for g in calib_groups]))
     test_scores = [calibration(s).astype(np.float64) for s in raw_scores(model, test_groups, device)]
