@@ -405,7 +405,6 @@ def test_cli_judge_train_rejects_bad_widths(widths: str, message: str, tmp_path:
     assert not any(tmp_path.iterdir())  # refused before any training
 
 
-
 def test_cli_judge_train_records_only_the_options_that_differ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
@@ -424,15 +423,16 @@ def test_cli_judge_train_records_only_the_options_that_differ(tmp_path: Path, mo
     assert result.exit_code == 0, result.output
     assert seen["command"].endswith("--lr 0.001") and seen["cfg"] == JudgeTrainConfig(steps=7)
     flags = ["--soft-references", "0.4", "--level-psnr-weight", "0.75", "--average-from", "0.25",
-             "--widths", "16,24,48,64", "--no-toolbox", "--structural-weight", "3", "--detail-stats", "--block-stats"]
+             "--widths", "16,24,48,64", "--no-toolbox", "--structural-weight", "3", "--detail-stats", "--block-stats",
+             "--sharpening-pairs"]
     result = CliRunner().invoke(app, base + flags)
     assert result.exit_code == 0, result.output
     cfg, command = seen["cfg"], seen["command"]
     assert (cfg.soft_references, cfg.level_psnr_weight, cfg.average_from, cfg.widths, cfg.toolbox,
-            cfg.structural_weight, cfg.detail_stats, cfg.block_stats) == (
-        0.4, 0.75, 0.25, (16, 24, 48, 64), False, 3.0, True, True)
-    for flag in ("--soft-references 0.4", "--level-psnr-weight 0.75", "--average-from 0.25",
-                 "--widths 16,24,48,64", "--no-toolbox", "--structural-weight 3", "--detail-stats", "--block-stats"):
+            cfg.structural_weight, cfg.detail_stats, cfg.block_stats, cfg.sharpening_pairs) == (
+        0.4, 0.75, 0.25, (16, 24, 48, 64), False, 3.0, True, True, True)
+    for flag in ("--soft-references 0.4", "--level-psnr-weight 0.75", "--average-from 0.25", "--widths 16,24,48,64",
+                 "--no-toolbox", "--structural-weight 3", "--detail-stats", "--block-stats", "--sharpening-pairs"):
         assert flag in command
     assert "--tone-branch" not in command and "--no-tone-stats" not in command
 

@@ -94,7 +94,7 @@ class JudgeTrainConfig:
     tone_stats: bool = True  # feed the head global tone statistics (JudgeConfig.tone_stats)
     tone_branch: bool = False  # add a score term from the tone statistics alone (JudgeConfig.tone_branch)
     soft_references: float = 0.0  # share of training groups whose clean patch is softened first (data.soft_reference)
-    detail_stats: bool = False  # feed the head the input's detail statistics (JudgeConfig.detail_stats)
+    detail_stats: bool = False  # feed the head the input's sharpness statistics (JudgeConfig.detail_stats)
     block_stats: bool = False  # feed the head the input's 8×8 blockiness (JudgeConfig.block_stats)
     sharpening_pairs: bool = False  # unsharp masking ranks below what it sharpened where PSNR fell (data.judge_group)
     structural_weight: float = 1.0  # weight of the structural pairs (clean above all, fewer/lighter above more) in L_rank
