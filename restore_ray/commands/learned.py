@@ -94,8 +94,8 @@ def train(
     average_from: float = typer.Option(1.0, "--average-from", min=0.0, max=1.0,
                                        help="average the weights of the held-out checks from this fraction of the "
                                             "steps on (1: keep the last weights)"),
-    widths: str = typer.Option("32,48,96,128", "--widths",  # JudgeConfig.widths (torch is imported lazily)
-                               help="channels of the network's four stages, comma-separated"),
+    widths: str | None = typer.Option(None, "--widths", show_default=False,
+                               help="channels of the network's four stages, comma-separated [default: 32,48,96,128]"),
     structural_weight: float = typer.Option(1.0, "--structural-weight", min=0.0,
                                             help="weight of the structural pairs (clean above every version, lighter "
                                                  "or fewer degradations above more) in the ranking loss"),
@@ -113,8 +113,9 @@ def train(
 
     options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size, "patch": patch,
                                    "device": device, "threads": threads, "lr": lr}
+    defaults = JudgeTrainConfig()
     try:
-        stage_widths = tuple(int(w) for w in widths.split(","))
+        stage_widths = tuple(defaults.widths) if widths is None else tuple(int(w) for w in widths.split(","))
     except ValueError:
         raise typer.BadParameter(f"--widths {widths!r}: expected comma-separated integers such as 32,48,96,128") from None
     if len(stage_widths) != 4 or min(stage_widths) < 1:
@@ -127,7 +128,6 @@ def train(
                            sharpening_pairs=sharpening_pairs)
     if init:
         options["init"] = init
-    defaults = JudgeTrainConfig()
     extra = [  # (flag as recorded, whether it differs from the default)
         ("--no-toolbox", not toolbox),
         ("--no-tone-stats", not tone_stats),
