@@ -17,7 +17,9 @@ available NR scorer the tool outputs are scored and compared with the full-refer
 
 Writes ``bench/results/reward_study.json`` and the markdown table between the
 ``<!-- reward-study:begin -->`` / ``<!-- reward-study:end -->`` markers of ``docs/scorers.md``.
-The embedded default reward is the embedded scorer with the best mean of the two Spearman ρ.
+The rule ranks the embedded scorers by the mean of the two Spearman ρ; the table marks the best by
+that rule and the configured default reward (``ComponentSettings.scorer``), which is chosen by the
+policies trained on it as well (``docs/learned.md``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from restore_ray.config import ComponentSettings
 from restore_ray.datasets import build_dataset
 from restore_ray.imageio import read_image
 from restore_ray.manifest import Record, read_manifest
@@ -189,8 +192,9 @@ def main() -> None:
         "share_psnr_improved": float(np.mean(d_psnr[decided] > 0)) if decided.any() else float("nan"),
         "tool_seconds_per_image": tool_seconds,
         "scorers": results,
-        "chosen_embedded_default": best,
+        "best_by_rule": best,
         "rule": "embedded scorer with the best mean of Spearman ρ(Δscore, ΔPSNR) and ρ(Δscore, ΔSSIM)",
+        "default_reward": ComponentSettings().scorer,
         "data": {"source": "builtin" if args.data is None else str(args.data), "per_combo": args.per_combo,
                  "seed": args.seed, "max_images": args.max_images},
         "seconds": time.perf_counter() - t0,
@@ -204,7 +208,8 @@ def main() -> None:
                       f"{r['sign_agreement']:.3f}", f"{r['clean_above_degraded']:.3f}", f"{r['ms_per_image']:.0f}")
     console.print(table)
     console.print(f"{len(meta)} tool outputs on {len(records)} images; PSNR improved in "
-                  f"{summary['share_psnr_improved']:.1%} of decided outputs; chosen embedded default: {best}")
+                  f"{summary['share_psnr_improved']:.1%} of decided outputs; best by the rule: {best}; "
+                  f"default reward: {summary['default_reward']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     if args.dump is not None:
@@ -227,7 +232,9 @@ def markdown(summary: dict) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in summary["scorers"].items():
-        star = " (chosen)" if name == summary["chosen_embedded_default"] else ""
+        marks = [m for m, hit in (("default reward", name == summary["default_reward"]),
+                                  ("best by the rule", name == summary["best_by_rule"])) if hit]
+        star = f" ({', '.join(marks)})" if marks else ""
         lines.append(f"| `{name}`{star} | {r['spearman_psnr']:+.3f} | {r['spearman_ssim']:+.3f} | "
                      f"{r['sign_agreement']:.3f} | {r['clean_above_degraded']:.3f} "
                      f"({r['clean_above_degraded_single']:.2f} / {r['clean_above_degraded_mixed']:.2f}) | "

@@ -394,13 +394,15 @@ def test_cli_tools_train_rejects_unknown_category() -> None:
     assert result.exit_code != 0 and "no learned expert for 'dehaze'" in result.output
 
 
-@pytest.mark.parametrize("widths, message", [("16,24,48", "four positive"), ("16,x,48,64", "comma-separated integers")])
-def test_cli_judge_train_rejects_bad_widths(widths: str, message: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("option, value, message", [("--widths", "16,24,48", "four positive"),
+                                                    ("--widths", "16,x,48,64", "comma-separated integers"),
+                                                    ("--name", "../judge", "names the weights file")])
+def test_cli_judge_train_rejects_bad_widths_and_names(option: str, value: str, message: str, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from restore_ray.cli import app
 
-    result = CliRunner().invoke(app, ["judge", "train", "--out", str(tmp_path), "--widths", widths])
+    result = CliRunner().invoke(app, ["judge", "train", "--out", str(tmp_path), option, value])
     assert result.exit_code != 0 and message in " ".join(result.output.split())
     assert not any(tmp_path.iterdir())  # refused before any training
 
@@ -424,15 +426,16 @@ def test_cli_judge_train_records_only_the_options_that_differ(tmp_path: Path, mo
     assert seen["command"].endswith("--lr 0.001") and seen["cfg"] == JudgeTrainConfig(steps=7)
     flags = ["--soft-references", "0.4", "--level-psnr-weight", "0.75", "--average-from", "0.25",
              "--widths", "16,24,48,64", "--no-toolbox", "--structural-weight", "3", "--detail-stats", "--block-stats",
-             "--sharpening-pairs"]
+             "--sharpening-pairs", "--name", "judge-detail"]
     result = CliRunner().invoke(app, base + flags)
     assert result.exit_code == 0, result.output
     cfg, command = seen["cfg"], seen["command"]
     assert (cfg.soft_references, cfg.level_psnr_weight, cfg.average_from, cfg.widths, cfg.toolbox,
-            cfg.structural_weight, cfg.detail_stats, cfg.block_stats, cfg.sharpening_pairs) == (
-        0.4, 0.75, 0.25, (16, 24, 48, 64), False, 3.0, True, True, True)
+            cfg.structural_weight, cfg.detail_stats, cfg.block_stats, cfg.sharpening_pairs, cfg.name) == (
+        0.4, 0.75, 0.25, (16, 24, 48, 64), False, 3.0, True, True, True, "judge-detail")
     for flag in ("--soft-references 0.4", "--level-psnr-weight 0.75", "--average-from 0.25", "--widths 16,24,48,64",
-                 "--no-toolbox", "--structural-weight 3", "--detail-stats", "--block-stats", "--sharpening-pairs"):
+                 "--no-toolbox", "--structural-weight 3", "--detail-stats", "--block-stats", "--sharpening-pairs",
+                 "--name judge-detail"):
         assert flag in command
     assert "--tone-branch" not in command and "--no-tone-stats" not in command
 
@@ -553,3 +556,46 @@ def test_sharpening_pairs_rank_unsharp_masking_below_what_it_sharpened_where_psn
         else:
             assert pairs.get((full, usm)) == {(i, j): s for i, j, s in plain.pairs}.get((full, usm))
     assert added >= 1
+
+
+def test_judge_pair_is_the_mean_of_its_members_and_names_a_missing_one(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from tool_actors.learned.judge import PAIR, PAIR_MEMBERS
+
+    monkeypatch.setenv("RESTORE_RAY_WEIGHTS", str(tmp_path))
+    for k, (member, detail) in enumerate(zip(PAIR_MEMBERS, (False, True))):
+        torch.manual_seed(k)
+        net = JudgeNet(JudgeConfig(widths=(8, 8, 16, 16), detail_stats=detail, block_stats=detail)).eval()
+        cards.save(net, tmp_path / "learned" / member, {"calibration": Logistic4(1, 5, 0.1 * k, 0.05).to_dict()})
+    entry = SCORERS.get(PAIR)
+    assert entry.embedded and entry.extra["higher_is_better"] and entry.extra["members"] == list(PAIR_MEMBERS)
+    pair = SCORERS.build(PAIR)
+    images = np.stack(builtin_crops("train", 2, 40, seed=0))
+    members = [LearnedJudge(m)(images) for m in PAIR_MEMBERS]
+    assert not np.allclose(members[0], members[1])  # two different judges
+    np.testing.assert_allclose(pair(images), (members[0] + members[1]) / 2, rtol=1e-6)
+    assert all(1.0 < s < 5.0 for s in pair(images))
+    (tmp_path / "learned" / f"{PAIR_MEMBERS[1]}.json").unlink()
+    with pytest.raises(UnavailableError, match=f"{PAIR_MEMBERS[1]}.json"):
+        SCORERS.build(PAIR)
+
+
+
+def test_cli_judge_score_prints_the_default_reward_and_rejects_other_names(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from restore_ray.cli import app
+    from restore_ray.config import ComponentSettings
+    from restore_ray.imageio import write_image
+    from tool_actors.learned.judge import NAME, PAIR
+
+    path = tmp_path / "crop.png"
+    crop = builtin_crops("test", 1, 64, seed=3)[0]
+    write_image(path, crop)
+    assert ComponentSettings().scorer == NAME  # the reward the agent trains with
+    for args, scorer in (([], NAME), (["--name", PAIR], PAIR)):
+        result = CliRunner().invoke(app, ["judge", "score", str(path), *args])
+        assert result.exit_code == 0, result.output
+        assert float(result.output.split()[0]) == pytest.approx(float(SCORERS.build(scorer)(crop[None])[0]), abs=1e-3)
+    result = CliRunner().invoke(app, ["judge", "score", str(path), "--name", "judge-rank"])
+    assert result.exit_code != 0 and "expected one of judge-small, judge-pair" in " ".join(result.output.split())

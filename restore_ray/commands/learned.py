@@ -1,6 +1,7 @@
 """``restore-ray judge …`` and ``restore-ray tools train``: train and use the project's own networks.
 
-* ``restore-ray judge train``: train the learned no-reference judge (scorer ``judge-small``).
+* ``restore-ray judge train``: train a learned no-reference judge (scorer ``judge-small``, or with ``--name``
+  a member of ``judge-pair``: ``judge-rank``, ``judge-detail``).
 * ``restore-ray judge score IMAGE…``: score image files with it.
 * ``train_tool`` (``restore-ray tools train CATEGORY``): train a small restoration expert
   (``dejpeg``, ``deblur_defocus``, ``deblur_motion``).
@@ -15,6 +16,7 @@ To use a retrained model instead of the shipped one, write it into ``<weights di
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-app = typer.Typer(no_args_is_help=True, help="The learned no-reference judge (scorer judge-small): train it, score images.")
+app = typer.Typer(no_args_is_help=True, help="The learned no-reference judges (judge-small, the default reward; judge-pair): train them, score images.")
 console = Console()
 
 DATA_HELP = ("'builtin' (the builtin TRAIN photographs; the TEST photographs are never used), 'builtin+photos' "
@@ -107,6 +109,9 @@ def train(
     sharpening_pairs: bool = typer.Option(False, "--sharpening-pairs/--no-sharpening-pairs",
                                           help="rank unsharp masking below the picture it sharpened wherever "
                                                "PSNR fell, whatever SSIM says"),
+    name: str = typer.Option("judge-small", "--name",
+                             help="file name of the weights and card (NAME.safetensors, NAME.json): judge-small, or "
+                                  "a member of the judge-pair ensemble (judge-rank, judge-detail)"),
 ) -> None:
     """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
     from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
@@ -114,6 +119,8 @@ def train(
     options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size, "patch": patch,
                                    "device": device, "threads": threads, "lr": lr}
     defaults = JudgeTrainConfig()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise typer.BadParameter(f"--name {name!r}: use letters, digits, '.', '_' and '-' (it names the weights file)")
     try:
         stage_widths = tuple(defaults.widths) if widths is None else tuple(int(w) for w in widths.split(","))
     except ValueError:
@@ -125,7 +132,7 @@ def train(
                            tone_stats=tone_stats, tone_branch=tone_branch, soft_references=soft_references,
                            level_psnr_weight=level_psnr_weight, average_from=average_from,
                            structural_weight=structural_weight, detail_stats=detail_stats, block_stats=block_stats,
-                           sharpening_pairs=sharpening_pairs)
+                           sharpening_pairs=sharpening_pairs, name=name)
     if init:
         options["init"] = init
     extra = [  # (flag as recorded, whether it differs from the default)
@@ -140,6 +147,7 @@ def train(
         ("--detail-stats", detail_stats),
         ("--block-stats", block_stats),
         ("--sharpening-pairs", sharpening_pairs),
+        (f"--name {name}", name != defaults.name),
     ]
     command = _command_line("judge train", [], options) + "".join(f" {flag}" for flag, differs in extra if differs)
     with _progress() as bar:
@@ -152,12 +160,18 @@ def score(
     images: list[Path] = typer.Argument(..., help="image files to score"),
     weights: Path = typer.Option(None, "--weights", help="weights directory (a retrained judge in DIR/learned/)"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    name: str = typer.Option("judge-small", "--name",
+                             help="judge-small (the default reward) or judge-pair (the mean of judge-rank and "
+                                  "judge-detail)"),
 ) -> None:
     """Print the judge's score (1–5, higher is better) of each image."""
     from restore_ray.imageio import read_image
+    from tool_actors.learned.judge import JUDGES
     from tool_actors.registry import SCORERS
 
-    judge = SCORERS.build("judge-small", weights_dir=weights, device=device)
+    if name not in JUDGES:
+        raise typer.BadParameter(f"--name {name!r}: expected one of {', '.join(JUDGES)}")
+    judge = SCORERS.build(name, weights_dir=weights, device=device)
     for path in images:
         value = float(judge(read_image(path)[None])[0])
         console.print(f"{value:.3f}  {path}")

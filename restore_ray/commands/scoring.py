@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from restore_ray.config import ComponentSettings
+
 console = Console()
 scorers_app = typer.Typer(no_args_is_help=True, help="No-reference quality scorers (the reward).")
 encoders_app = typer.Typer(no_args_is_help=True, help="Frozen image encoders (the policy's input).")
@@ -24,7 +26,7 @@ WEIGHTS_HELP = "weights directory (default: $RESTORE_RAY_WEIGHTS)"
 
 def score(
     images: list[Path] = typer.Argument(..., help="image files to score"),
-    scorer: str = typer.Option("judge-small", "--scorer", "-s",
+    scorer: str = typer.Option(ComponentSettings().scorer, "--scorer", "-s",
                                help="registered scorer name (default: the embedded default reward; see `restore-ray scorers list`)"),
     weights: Path = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1 …"),

@@ -1,4 +1,18 @@
-"""``judge-small``: the learned no-reference quality judge, registered in ``SCORERS``.
+"""The learned no-reference quality judges, registered in ``SCORERS``: ``judge-small``, the embedded
+default reward, and ``judge-pair``, the mean of two smaller judges ``judge-rank`` and ``judge-detail``.
+
+Each member of the pair is a small ``JudgeNet`` trained by ``restore-ray judge train --name MEMBER``
+with its own recipe (the commands are in each card and in ``docs/learned.md``): ``judge-rank``
+weights the structural pairs (clean above every version, lighter and fewer degradations above more)
+three times, ``judge-detail`` also feeds its head sharpness and 8×8-blockiness statistics and learns
+that unsharp masking which lowers PSNR is no repair. Their errors differ — the first ranks tool
+outputs best but misses light blur and JPEG, the second sees those but pays for sharpening — and
+their mean keeps most of both (on the test tool applications ρ(Δscore, ΔPSNR) +0.600 against +0.615
+and +0.559, clean above degraded 98 % against 73 % and 98 %; ``judge-small`` +0.496 and 92 %), and
+greedy search with it restores better. Policies trained with PPO on it were not consistently better than on
+``judge-small`` (``docs/learned.md``), so ``judge-small`` stays the default reward.
+
+``judge-small``, the first shipped judge, is described below; every judge reads images the same way.
 
 A ``JudgeNet`` (0.76 M parameters) trained by ``restore-ray judge train`` to rank synthetic
 distortions of the builtin TRAIN photographs — degradations, their mixtures, the outputs of the
@@ -47,7 +61,7 @@ class LearnedJudge(Scorer):
         self.model: JudgeNet = model
         self.card = card
         self.calibration = Logistic4.from_dict(card["calibration"])
-        self.description = SCORERS_DESCRIPTION
+        self.description = SCORERS_DESCRIPTION if name == NAME else f"{name}: a member of {PAIR}"
 
     def _prepare(self, batch: np.ndarray) -> np.ndarray:
         h, w = batch.shape[1:3]
@@ -75,14 +89,45 @@ class LearnedJudge(Scorer):
         return self.calibration(self.raw(batch))
 
 
+class JudgeEnsemble(Scorer):
+    """The mean of several learned judges' calibrated scores: ``uint8 (N, H, W, 3)`` → (1, 5), float32 (N,).
+
+    Each member is a ``JudgeNet`` trained by ``restore-ray judge train --name MEMBER`` with its own
+    recipe, so their errors differ; every member's calibration maps to the same 1–5 levels, and so
+    does their mean."""
+
+    higher_is_better = True
+    score_range = SCORE_RANGE
+
+    def __init__(self, name: str, members: tuple[str, ...], weights_dir: str | os.PathLike | None = None,
+                 device: str = "cpu") -> None:
+        if not members:
+            raise ValueError(f"judge ensemble {name!r} needs at least one member")
+        self.name = name
+        self.device = device
+        self.members = [LearnedJudge(m, weights_dir, device) for m in members]
+        self.description = PAIR_DESCRIPTION
+
+    def score(self, batch: np.ndarray) -> np.ndarray:
+        return np.mean([m.score(batch) for m in self.members], axis=0)
+
+
 SCORERS_DESCRIPTION = ("learned no-reference judge (0.76 M-parameter CNN) trained without human labels by ranking "
                        "synthetic degradations, mixtures and tool artifacts; calibrated to 1–5 (higher is better)")
+PAIR = "judge-pair"
+PAIR_MEMBERS = ("judge-rank", "judge-detail")
+JUDGES = (NAME, PAIR)  # the registered learned judges, the default reward first
+PAIR_DESCRIPTION = ("mean of two small learned judges (0.2 M parameters each, 1–5): judge-rank (ranking weighted "
+                    "towards clean-above-degraded and fewer-above-more) and judge-detail (also reads sharpness and "
+                    "8×8 blockiness statistics)")
 
 
-def _check() -> str | None:
-    return cards.missing_reason(NAME)
+def _missing(*names: str) -> str | None:
+    reasons = [r for r in (cards.missing_reason(n) for n in names) if r]
+    return "; ".join(reasons) or None
 
 
+_EXTRA = {"higher_is_better": True, "score_range": SCORE_RANGE, "max_side": LearnedJudge.max_side}
 SCORERS.register(Entry(
     name=NAME,
     factory=lambda weights_dir=None, device="cpu": LearnedJudge(NAME, weights_dir, device),
@@ -90,7 +135,17 @@ SCORERS.register(Entry(
     category="NR",
     backend="neural",
     embedded=True,
-    check=_check,
-    extra={"higher_is_better": True, "score_range": SCORE_RANGE, "weights_shipped": f"{NAME}.safetensors",
-           "max_side": LearnedJudge.max_side},
+    check=lambda: _missing(NAME),
+    extra={**_EXTRA, "weights_shipped": f"{NAME}.safetensors"},
+))
+SCORERS.register(Entry(
+    name=PAIR,
+    factory=lambda weights_dir=None, device="cpu": JudgeEnsemble(PAIR, PAIR_MEMBERS, weights_dir, device),
+    description=PAIR_DESCRIPTION,
+    category="NR",
+    backend="neural",
+    embedded=True,
+    check=lambda: _missing(*PAIR_MEMBERS),
+    extra={**_EXTRA, "weights_shipped": ", ".join(f"{m}.safetensors" for m in PAIR_MEMBERS),
+           "members": list(PAIR_MEMBERS)},
 ))
