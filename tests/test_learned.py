@@ -19,7 +19,7 @@ from tool_actors.learned import distortions as X
 from tool_actors.learned.calibration import Logistic4
 from tool_actors.learned.data import CleanPatches, expert_pair, fr_level, judge_group, recolour
 from tool_actors.learned.experts import SHIPPED, LearnedExpert
-from tool_actors.learned.judge import LearnedJudge
+from tool_actors.learned.judge import JudgeEnsemble, LearnedJudge
 from tool_actors.learned.nets import ExpertConfig, ExpertNet, JudgeConfig, JudgeNet, tone_statistics
 from tool_actors.learned.toolbox import load_toolbox
 from tool_actors.learned.train_expert import EXPERT_NAMES, ExpertTrainConfig, train_expert
@@ -578,7 +578,8 @@ def test_judge_pair_is_the_mean_of_its_members_and_names_a_missing_one(tmp_path:
     (tmp_path / "learned" / f"{PAIR_MEMBERS[1]}.json").unlink()
     with pytest.raises(UnavailableError, match=f"{PAIR_MEMBERS[1]}.json"):
         SCORERS.build(PAIR)
-
+    with pytest.raises(ValueError, match="at least one member"):
+        JudgeEnsemble("empty", ())
 
 
 def test_cli_judge_score_prints_the_default_reward_and_rejects_other_names(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ class LearnedJudge(Scorer):
         self.model: JudgeNet = model
         self.card = card
         self.calibration = Logistic4.from_dict(card["calibration"])
-        self.description = SCORERS_DESCRIPTION if name == NAME else f"{name}: a member of {PAIR}"
+        self.description = SCORERS_DESCRIPTION if name == NAME else f"learned no-reference judge {name} (1–5)"
 
     def _prepare(self, batch: np.ndarray) -> np.ndarray:
         h, w = batch.shape[1:3]
