@@ -25,7 +25,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-app = typer.Typer(no_args_is_help=True, help="The learned no-reference judges (judge-small, the default reward; judge-pair): train them, score images.")
+app = typer.Typer(no_args_is_help=True, help="The learned no-reference judges (judge-small, the default reward; "
+                                            "judge-pair): train them, score images.")
 console = Console()
 
 DATA_HELP = ("'builtin' (the builtin TRAIN photographs; the TEST photographs are never used), 'builtin+photos' "

@@ -9,8 +9,8 @@ that unsharp masking which lowers PSNR is no repair. Their errors differ — the
 outputs best but misses light blur and JPEG, the second sees those but pays for sharpening — and
 their mean keeps most of both (on the test tool applications ρ(Δscore, ΔPSNR) +0.600 against +0.615
 and +0.559, clean above degraded 98 % against 73 % and 98 %; ``judge-small`` +0.496 and 92 %), and
-greedy search with it restores better. Policies trained with PPO on it were not consistently better than on
-``judge-small`` (``docs/learned.md``), so ``judge-small`` stays the default reward.
+greedy search with it restores better. Policies trained with PPO on it were not consistently
+better than on ``judge-small`` (``docs/learned.md``), so ``judge-small`` stays the default reward.
 
 ``judge-small``, the first shipped judge, is described below; every judge reads images the same way.
 
