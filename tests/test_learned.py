@@ -426,18 +426,81 @@ def test_cli_judge_train_records_only_the_options_that_differ(tmp_path: Path, mo
     assert seen["command"].endswith("--lr 0.001") and seen["cfg"] == JudgeTrainConfig(steps=7)
     flags = ["--soft-references", "0.4", "--level-psnr-weight", "0.75", "--average-from", "0.25",
              "--widths", "16,24,48,64", "--no-toolbox", "--structural-weight", "3", "--detail-stats", "--block-stats",
-             "--sharpening-pairs", "--name", "judge-detail"]
+             "--sharpening-pairs", "--name", "judge-detail", "--workers", "3"]
     result = CliRunner().invoke(app, base + flags)
     assert result.exit_code == 0, result.output
     cfg, command = seen["cfg"], seen["command"]
     assert (cfg.soft_references, cfg.level_psnr_weight, cfg.average_from, cfg.widths, cfg.toolbox,
-            cfg.structural_weight, cfg.detail_stats, cfg.block_stats, cfg.sharpening_pairs, cfg.name) == (
-        0.4, 0.75, 0.25, (16, 24, 48, 64), False, 3.0, True, True, True, "judge-detail")
+            cfg.structural_weight, cfg.detail_stats, cfg.block_stats, cfg.sharpening_pairs, cfg.name, cfg.workers) == (
+        0.4, 0.75, 0.25, (16, 24, 48, 64), False, 3.0, True, True, True, "judge-detail", 3)
     for flag in ("--soft-references 0.4", "--level-psnr-weight 0.75", "--average-from 0.25", "--widths 16,24,48,64",
                  "--no-toolbox", "--structural-weight 3", "--detail-stats", "--block-stats", "--sharpening-pairs",
-                 "--name judge-detail"):
+                 "--name judge-detail", "--workers 3"):
         assert flag in command
     assert "--tone-branch" not in command and "--no-tone-stats" not in command
+    assert CliRunner().invoke(app, base).exit_code == 0 and "--workers" not in seen["command"]
+
+
+def test_batch_stream_draws_in_turn_without_workers_and_per_step_seeds_with_any_number_of_them() -> None:
+    from operator import methodcaller
+
+    from tool_actors.learned.training import WORKER_STREAM, batch_stream
+
+    make = methodcaller("random", 3)  # picklable, as the spawned workers need
+    in_turn = list(batch_stream(make, 5, 7, np.random.default_rng(1), workers=0))
+    rng = np.random.default_rng(1)
+    assert all(np.array_equal(a, rng.random(3)) for a in in_turn)  # the stream the shipped models were trained on
+    per_step = [np.random.default_rng(np.random.SeedSequence([7, WORKER_STREAM, i])).random(3) for i in range(5)]
+    for workers in (1, 2):
+        drawn = list(batch_stream(make, 5, 7, np.random.default_rng(1), workers=workers))
+        assert len(drawn) == 5
+        assert all(isinstance(a, np.ndarray) and np.array_equal(a, b) for a, b in zip(drawn, per_step, strict=True))
+    with pytest.raises(ValueError, match="workers"):
+        batch_stream(make, 5, 7, rng, workers=-1)
+
+
+def test_data_workers_run_one_thread_each_and_leave_the_parent_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    from functools import partial
+
+    from tool_actors.learned.training import THREAD_VARIABLES, batch_stream
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    for name in THREAD_VARIABLES:  # os.getenv(name, rng) in the worker: its own environment
+        assert list(batch_stream(partial(os.getenv, name), 1, 0, np.random.default_rng(0), workers=1)) == ["1"]
+    assert (os.environ["OMP_NUM_THREADS"], os.environ.get("OPENBLAS_NUM_THREADS")) == ("2", None)
+
+
+def test_trainers_give_the_same_model_for_any_number_of_data_workers(tmp_path: Path) -> None:
+    from tool_actors.learned.train_detector import DetectorTrainConfig, train_detector
+
+    tiny = {"steps": 4, "batch_size": 2, "patch": 64, "eval_patch": 64, "val_samples": 2, "eval_samples": 2,
+            "eval_every": 2, "widths": (8, 8, 16, 16), "warmup": 1}
+    losses = {}
+    for workers in (0, 1, 2):
+        card = train_detector(DetectorTrainConfig(workers=workers, **tiny), tmp_path / f"d{workers}")
+        losses[workers] = card["final_train_loss"]
+        assert card["settings"]["workers"] == workers
+    assert losses[1] == losses[2] != losses[0]  # per-step seeds vs the one in-process stream
+    judge_tiny = {"steps": 2, "batch_size": 2, "patch": 32, "warmup": 1, "widths": (8, 8, 16, 16), "eval_every": 2,
+                  "val_groups": 2, "eval_groups": 3, "eval_patch": 32, "soft_references": 0.5, "toolbox": False}
+    judged = [train_judge(JudgeTrainConfig(workers=w, **judge_tiny), tmp_path / f"j{w}")["final_train_loss"]
+              for w in (1, 2)]
+    assert judged[0] == judged[1]
+
+
+def test_judge_training_groups_pickle_without_their_tools() -> None:
+    import pickle
+
+    from tool_actors.learned.train_judge import TrainingGroups
+
+    toolbox = load_toolbox(["gamma-2-3"])
+    groups = TrainingGroups(JudgeTrainConfig(batch_size=2), CleanPatches("builtin", 32), toolbox)
+    copy = pickle.loads(pickle.dumps(groups))
+    assert copy.toolbox is None and groups.toolbox == toolbox  # the copy builds its own on first use
+    a, b = groups(np.random.default_rng(3)), copy(np.random.default_rng(3))
+    assert len(a) == len(b) == 2 and all(np.array_equal(x, y) for g, h in zip(a, b) for x, y in zip(g.images, h.images))
 
 
 @pytest.mark.parametrize("average_from", [0.5, 1.0])

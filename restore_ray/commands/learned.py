@@ -31,6 +31,9 @@ console = Console()
 
 DATA_HELP = ("'builtin' (the builtin TRAIN photographs; the TEST photographs are never used), 'builtin+photos' "
              "(those and nine clean photographs that pyiqa and matplotlib ship) or a folder of clean images")
+WORKERS_HELP = ("processes that synthesise the training data ahead of the optimiser (0: in the training process, "
+                "the stream every shipped model was trained with; n > 0: each step's data from its own seed, the same "
+                "for any n) — what makes --device cuda fast")
 OUT_HELP = ("folder for NAME.safetensors, NAME.json and NAME.curve.png "
             "(use <weights dir>/learned to replace the shipped model)")
 
@@ -113,6 +116,7 @@ def train(
     name: str = typer.Option("judge-small", "--name",
                              help="file name of the weights and card (NAME.safetensors, NAME.json): judge-small, or "
                                   "a member of the judge-pair ensemble (judge-rank, judge-detail)"),
+    workers: int = typer.Option(0, "--workers", min=0, help=WORKERS_HELP),
 ) -> None:
     """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
     from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
@@ -133,7 +137,7 @@ def train(
                            tone_stats=tone_stats, tone_branch=tone_branch, soft_references=soft_references,
                            level_psnr_weight=level_psnr_weight, average_from=average_from,
                            structural_weight=structural_weight, detail_stats=detail_stats, block_stats=block_stats,
-                           sharpening_pairs=sharpening_pairs, name=name)
+                           sharpening_pairs=sharpening_pairs, name=name, workers=workers)
     if init:
         options["init"] = init
     extra = [  # (flag as recorded, whether it differs from the default)
@@ -149,6 +153,7 @@ def train(
         ("--block-stats", block_stats),
         ("--sharpening-pairs", sharpening_pairs),
         (f"--name {name}", name != defaults.name),
+        (f"--workers {workers}", workers != defaults.workers),
     ]
     command = _command_line("judge train", [], options) + "".join(f" {flag}" for flag, differs in extra if differs)
     with _progress() as bar:
@@ -189,6 +194,7 @@ def train_tool(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
     threads: int = typer.Option(1, "--threads", help="torch CPU threads"),
     lr: float = typer.Option(1e-3, "--lr", help="peak learning rate"),
+    workers: int = typer.Option(0, "--workers", min=0, help=WORKERS_HELP),
 ) -> None:
     """Train a small learned restoration expert on synthetic pairs from clean images."""
     from tool_actors.learned.data import EXPERT_CATEGORIES
@@ -199,8 +205,10 @@ def train_tool(
                                  param_hint="CATEGORY")
     options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size, "patch": patch,
                                    "device": device, "threads": threads, "lr": lr}
+    if workers:
+        options["workers"] = workers
     cfg = ExpertTrainConfig(category=category, data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch,
-                            device=device, threads=threads, lr=lr)
+                            device=device, threads=threads, lr=lr, workers=workers)
     with _progress() as bar:
         card = train_expert(cfg, out, _Reporter(bar, cfg.name),
                             command=_command_line("tools train", [category], options))
@@ -219,14 +227,17 @@ def train_detector_command(
     lr: float = typer.Option(1e-3, "--lr", help="peak learning rate"),
     stats: bool = typer.Option(True, "--stats/--no-stats",
                                help="feed the network's head the stats encoder's statistics of each image"),
+    workers: int = typer.Option(0, "--workers", min=0, help=WORKERS_HELP),
 ) -> None:
     """Train the degradation detector (detect-small) on synthetic mixtures of the 7 degradations."""
     from tool_actors.learned.train_detector import DETECTOR_NAME, DetectorTrainConfig, train_detector
 
     options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size,
                                "patch": patch, "device": device, "threads": threads, "lr": lr}
+    if workers:
+        options["workers"] = workers
     cfg = DetectorTrainConfig(data=data, seed=seed, steps=steps, batch_size=batch_size, patch=patch, device=device,
-                              threads=threads, lr=lr, stats=stats)
+                              threads=threads, lr=lr, stats=stats, workers=workers)
     command = _command_line("encoders train", [], options) + ("" if stats else " --no-stats")
     with _progress() as bar:
         card = train_detector(cfg, out, _Reporter(bar, DETECTOR_NAME), command=command)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tool_actors.learned.data import CleanPatches, detector_sample
 from tool_actors.learned.nets import DetectorConfig, DetectorNet
 from tool_actors.learned.training import (
     StepReport,
+    batch_stream,
     card_footer,
     card_header,
     card_settings,
@@ -61,6 +62,7 @@ class DetectorTrainConfig:
     eval_patch: int = 256  # the benchmark's image size
     widths: tuple[int, ...] = DetectorConfig.widths
     stats: bool = True  # feed the head the ``stats`` encoder's statistics of each image
+    workers: int = 0  # data-synthesis processes (0: in the training process; training.batch_stream)
 
 
 @lru_cache(maxsize=1)
@@ -76,11 +78,25 @@ def side_inputs(model: DetectorNet, images: np.ndarray | list[np.ndarray], devic
     uint8 image (N, 78) when the network was built with side inputs, else ``None``."""
     if not model.config.side_inputs:
         return None
+    return torch.from_numpy(stats_vectors(images, model.config.side_inputs)).to(device)
+
+
+def stats_vectors(images: np.ndarray | list[np.ndarray], expected: int) -> np.ndarray:
+    """The ``stats`` encoder's vector of each uint8 image, float32 (N, 78), checked against the
+    ``expected`` width the detector was built for."""
     stats = _stats_encoder()
-    if model.config.side_inputs != stats.dim:
-        raise ValueError(f"this detector reads {model.config.side_inputs} statistics but the stats encoder has "
+    if expected != stats.dim:
+        raise ValueError(f"this detector reads {expected} statistics but the stats encoder has "
                          f"{stats.dim}; retrain it with `restore-ray encoders train`")
-    return torch.from_numpy(np.concatenate([stats.encode(img[None]) for img in images])).to(device)
+    return np.concatenate([stats.encode(img[None]) for img in images])
+
+
+def training_batch(patches: CleanPatches, size: int, side_inputs: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One step's data: ``size`` uint8 images, their labels and (with side inputs) their statistics."""
+    samples = [detector_sample(patches.sample(rng), rng) for _ in range(size)]
+    images = np.stack([s[0] for s in samples])
+    return images, np.stack([s[1] for s in samples]), stats_vectors(images, side_inputs) if side_inputs else None
 
 
 def make_samples(patches: CleanPatches, count: int, seed: int, stream: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,12 +160,13 @@ def train_detector(cfg: DetectorTrainConfig, out_dir: str | Path, report: StepRe
     check(0)
     model.train()
 
+    make = partial(training_batch, patches, cfg.batch_size, net_cfg.side_inputs)
+    batches = batch_stream(make, cfg.steps, cfg.seed, rng, cfg.workers)
+
     def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
-        samples = [detector_sample(patches.sample(rng), rng) for _ in range(cfg.batch_size)]
-        images = [s[0] for s in samples]
-        y = torch.from_numpy(np.stack([s[1] for s in samples])).to(device)
-        z = model(to_tensor(images, device), side_inputs(model, images, device))
-        loss = F.binary_cross_entropy_with_logits(z, y)
+        images, labels, side = next(batches)
+        z = model(to_tensor(images, device), None if side is None else torch.from_numpy(side).to(device))
+        loss = F.binary_cross_entropy_with_logits(z, torch.from_numpy(labels).to(device))
         return loss, {"loss": loss.item()}
 
     optimise(model, opt, cfg, batch_loss, history, check, report)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from tool_actors.learned.distortions import psnr
 from tool_actors.learned.nets import ExpertConfig, ExpertNet
 from tool_actors.learned.training import (
     StepReport,
+    batch_stream,
     card_footer,
     card_header,
     card_settings,
@@ -65,10 +67,18 @@ class ExpertTrainConfig:
     eval_patch: int = 192
     widths: tuple[int, ...] = ExpertConfig.widths
     blocks: tuple[int, ...] = ExpertConfig.blocks
+    workers: int = 0  # data-synthesis processes (0: in the training process; training.batch_stream)
 
     @property
     def name(self) -> str:
         return EXPERT_NAMES[self.category]
+
+
+def training_batch(category: str, patches: CleanPatches, size: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One step's data: ``size`` degraded patches and their targets, uint8 (size, P, P, 3) each."""
+    pairs = [expert_pair(category, patches.sample(rng), rng) for _ in range(size)]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def make_pairs(category: str, patches: CleanPatches, count: int, seed: int, stream: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,10 +154,13 @@ def train_expert(cfg: ExpertTrainConfig, out_dir: str | Path, report: StepReport
     check(0)
     model.train()
 
+    batches = batch_stream(partial(training_batch, cfg.category, patches, cfg.batch_size), cfg.steps, cfg.seed, rng,
+                           cfg.workers)
+
     def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
-        pairs = [expert_pair(cfg.category, patches.sample(rng), rng) for _ in range(cfg.batch_size)]
-        x = to_tensor([p[0] for p in pairs], device)  # (B, 3, P, P) degraded
-        y = to_tensor([p[1] for p in pairs], device)  # (B, 3, P, P) target
+        degraded, target = next(batches)
+        x = to_tensor(degraded, device)  # (B, 3, P, P) degraded
+        y = to_tensor(target, device)  # (B, 3, P, P) target
         loss = torch.sqrt((model(x) - y) ** 2 + cfg.charbonnier_eps**2).mean()
         return loss, {"loss": loss.item()}
 

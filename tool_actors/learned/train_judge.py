@@ -54,6 +54,7 @@ from tool_actors.learned.nets import JudgeConfig, JudgeNet
 from tool_actors.learned.toolbox import ToolboxTool, load_toolbox
 from tool_actors.learned.training import (
     StepReport,
+    batch_stream,
     card_footer,
     card_header,
     card_settings,
@@ -100,6 +101,7 @@ class JudgeTrainConfig:
     structural_weight: float = 1.0  # weight of the structural pairs (clean above all, fewer/lighter above more) in L_rank
     level_psnr_weight: float = 0.5  # share of PSNR (the rest SSIM) in the full-reference level (data.fr_level)
     average_from: float = 1.0  # average the weights of the held-out checks from this fraction of the steps on
+    workers: int = 0  # data-synthesis processes (0: in the training process; training.batch_stream)
 
 
 def make_groups(patches: CleanPatches, count: int, seed: int, stream: int, toolbox: Sequence[ToolboxTool] = (),
@@ -108,6 +110,31 @@ def make_groups(patches: CleanPatches, count: int, seed: int, stream: int, toolb
     rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
     return [judge_group(patches.sample(rng), rng, toolbox, tool_outputs, psnr_weight=psnr_weight,
                         sharpening_pairs=sharpening_pairs) for _ in range(count)]
+
+
+class TrainingGroups:
+    """One step's training groups from a generator. Pickles without its tools (they hold native
+    libraries' state): a data worker builds the same tools, by name, on first use."""
+
+    def __init__(self, cfg: JudgeTrainConfig, patches: CleanPatches, toolbox: Sequence[ToolboxTool]) -> None:
+        self.cfg, self.patches, self.toolbox = cfg, patches, list(toolbox)
+        self.tool_names = [t.name for t in self.toolbox]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "toolbox": None}
+
+    def __call__(self, rng: np.random.Generator) -> list[JudgeGroup]:
+        cfg = self.cfg
+        if self.toolbox is None:
+            self.toolbox = load_toolbox(self.tool_names)
+        groups = []
+        for _ in range(cfg.batch_size):
+            clean = self.patches.sample(rng)
+            if cfg.soft_references and rng.uniform() < cfg.soft_references:
+                clean = soft_reference(clean, rng)
+            groups.append(judge_group(clean, rng, self.toolbox, cfg.tool_outputs, psnr_weight=cfg.level_psnr_weight,
+                                      sharpening_pairs=cfg.sharpening_pairs))
+        return groups
 
 
 @dataclass
@@ -254,14 +281,10 @@ def train_judge(cfg: JudgeTrainConfig, out_dir: str | Path, report: StepReport |
     check(0)
     model.train()
 
-    def reference(clean: np.ndarray) -> np.ndarray:
-        return soft_reference(clean, rng) if cfg.soft_references and rng.uniform() < cfg.soft_references else clean
+    batches = batch_stream(TrainingGroups(cfg, patches, toolbox), cfg.steps, cfg.seed, rng, cfg.workers)
 
     def batch_loss() -> tuple[torch.Tensor, dict[str, float]]:
-        groups = [judge_group(reference(patches.sample(rng)), rng, toolbox, cfg.tool_outputs,
-                              psnr_weight=cfg.level_psnr_weight, sharpening_pairs=cfg.sharpening_pairs)
-                  for _ in range(cfg.batch_size)]
-        batch = group_batch(groups, device)
+        batch = group_batch(next(batches), device)
         return loss_of(model(batch.images), batch)
 
     optimise(model, opt, cfg, batch_loss, history, check, report)

@@ -3,11 +3,13 @@ schedule, step reports, the training-curve figure and the card's common fields."
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
+import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,76 @@ import torch
 StepReport = Callable[[int, int, dict[str, float]], None]  # (step, total, latest values)
 BatchLoss = Callable[[], tuple[torch.Tensor, dict[str, float]]]  # draw a batch → (loss, its parts)
 HeldOutCheck = Callable[[int], dict[str, float]]  # step → held-out metrics
+MakeBatch = Callable[[np.random.Generator], Any]  # a generator → one step's training data (NumPy)
+WORKER_STREAM = 4  # the SeedSequence entry of the per-step generators used with data workers
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Batch ``i`` drawn from its own generator, seeded ``(seed, WORKER_STREAM, i)``."""
+
+    def __init__(self, make: MakeBatch, steps: int, seed: int) -> None:
+        self.make, self.steps, self.seed = make, steps, seed
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, step: int) -> Any:
+        return self.make(np.random.default_rng(np.random.SeedSequence([self.seed, WORKER_STREAM, step])))
+
+
+def _one_thread(_: int) -> None:
+    """Each data worker is one process on one core: n workers of OpenCV's and torch's default
+    thread pools (one thread per core each) would oversubscribe the machine n times over (the
+    BLAS pool is kept to one thread by ``_one_thread_children``)."""
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_thread_children() -> Iterator[None]:
+    """Processes started inside see ``THREAD_VARIABLES`` = 1: a spawned worker's NumPy loads its BLAS
+    thread pool (one spinning thread per core) while unpickling its dataset, before any init function."""
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _as_drawn(batch: Any) -> Any:
+    return batch  # the batch as ``make`` returned it (no conversion to tensors)
+
+
+def batch_stream(make: MakeBatch, steps: int, seed: int, rng: np.random.Generator, workers: int) -> Iterator[Any]:
+    """One step's training data after another, ``steps`` in all.
+
+    ``workers`` = 0: drawn in this process, in turn, from ``rng`` (one stream for the whole run: the
+    way every shipped model was trained). ``workers`` = n > 0: drawn ahead by n processes (a torch
+    ``DataLoader``, two batches queued per worker) while the device trains, so synthesis on the CPU no
+    longer bounds a GPU run; batch i then comes from its own generator seeded ``(seed, 4, i)``, so
+    the data are the same for any n > 0 and whatever the workers' timing. The workers are spawned,
+    not forked (a forked copy of a library's thread pool, OIDN's for one, never wakes), so ``make``
+    must pickle: a module-level function, a ``functools.partial`` of one, or an object that
+    rebuilds what cannot be pickled in the worker."""
+    if workers < 0:
+        raise ValueError(f"--workers must be ≥ 0, got {workers}")
+    if workers == 0:
+        return (make(rng) for _ in range(steps))
+    loader = torch.utils.data.DataLoader(_StepBatches(make, steps, seed), batch_size=None, shuffle=False,
+                                         num_workers=workers, prefetch_factor=2, worker_init_fn=_one_thread,
+                                         collate_fn=_as_drawn, multiprocessing_context="spawn")
+    with _one_thread_children():  # the workers start here
+        return iter(loader)
 
 
 def optimise(model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: Any, batch_loss: BatchLoss,
