@@ -31,9 +31,9 @@ console = Console()
 
 DATA_HELP = ("'builtin' (the builtin TRAIN photographs; the TEST photographs are never used), 'builtin+photos' "
              "(those and nine clean photographs that pyiqa and matplotlib ship) or a folder of clean images")
-WORKERS_HELP = ("processes that synthesise the training data ahead of the optimiser (0: in the training process, "
+WORKERS_HELP = ("processes that synthesise the training data while the optimiser steps (0: in the training process, "
                 "the stream every shipped model was trained with; n > 0: each step's data from its own seed, the same "
-                "for any n) — what makes --device cuda fast")
+                "model for any n; one worker on two cores: judge x1.75, detector x1.48 per step)")
 OUT_HELP = ("folder for NAME.safetensors, NAME.json and NAME.curve.png "
             "(use <weights dir>/learned to replace the shipped model)")
 
