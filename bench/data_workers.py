@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.repeats):
             for workers in args.workers:
                 with tempfile.TemporaryDirectory() as tmp:
-                    run = replay(card, args.steps, "cpu", args.threads, Path(tmp), workers)
+                    run = replay(card, args.steps, "cpu", args.threads, Path(tmp), workers,
+                                 command=shlex.join(["python", "bench/data_workers.py", *sys.argv[1:]]))
                 per_step[workers].append(run["loop_seconds_per_step"])
                 print(f"{name} workers {workers} repeat {rep}: {run['loop_seconds_per_step']:.3f} s/step", flush=True)
         full = int(card["settings"]["steps"])

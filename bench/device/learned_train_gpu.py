@@ -40,9 +40,10 @@ CARDS = ROOT / "tool_actors" / "learned" / "weights"
 
 
 def replay(card: dict[str, Any], steps: int, device: str, threads: int, out: Path, workers: int = 0,
-           overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+           overrides: dict[str, Any] | None = None, command: str | None = None) -> dict[str, Any]:
     """Train with the card's settings (and ``overrides``), ``steps`` steps on ``device`` with ``workers``
-    data processes; wall time and the new card's measure."""
+    data processes; wall time and the new card's measure. ``command`` (the caller's command line) goes
+    into the new card."""
     if card["kind"] == "scorer":
         from tool_actors.learned.train_judge import JudgeTrainConfig as Config
         from tool_actors.learned.train_judge import train_judge as run
@@ -64,7 +65,7 @@ def replay(card: dict[str, Any], steps: int, device: str, threads: int, out: Pat
     stamps: list[float] = []
     t0 = time.perf_counter()
     new_card = run(cfg, out, lambda step, total, parts: stamps.append(time.perf_counter()),
-                   command=shlex.join(["python3", "bench/device/learned_train_gpu.py", *sys.argv[1:]]))
+                   command=command)
     seconds = time.perf_counter() - t0
     # the loop's rate (periodic held-out checks included) and the rest: set-up, calibration, final test
     per_step = (stamps[-1] - stamps[0]) / max(len(stamps) - 1, 1)
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{card['name']}: {steps} steps ({full} recorded) on {'cpu' if dry else 'cuda'}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             folder = args.keep or Path(tmp)
-            run = replay(card, steps, "cpu" if dry else "cuda", args.threads, folder, args.workers, overrides)
+            run = replay(card, steps, "cpu" if dry else "cuda", args.threads, folder, args.workers, overrides,
+                         command=shlex.join(["python3", "bench/device/learned_train_gpu.py", *sys.argv[1:]]))
         projected = run["fixed_seconds"] + run["loop_seconds_per_step"] * full
         run.update(recorded={"steps": full, "seconds": card["training_seconds"], "device": card["device"],
                              "threads": card["threads"]},
