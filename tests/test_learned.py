@@ -423,7 +423,9 @@ def test_cli_judge_train_records_only_the_options_that_differ(tmp_path: Path, mo
     base = ["judge", "train", "--out", str(tmp_path), "--steps", "7"]
     result = CliRunner().invoke(app, base)
     assert result.exit_code == 0, result.output
-    assert seen["command"].endswith("--lr 0.001") and seen["cfg"] == JudgeTrainConfig(steps=7)
+    # the defaults are judge-small's recipe (its card's command line)
+    recipe = JudgeTrainConfig(data="builtin+photos", steps=7, batch_size=5, soft_references=0.4)
+    assert seen["command"].endswith("--lr 0.001 --soft-references 0.4") and seen["cfg"] == recipe
     flags = ["--soft-references", "0.4", "--level-psnr-weight", "0.75", "--average-from", "0.25",
              "--widths", "16,24,48,64", "--no-toolbox", "--structural-weight", "3", "--detail-stats", "--block-stats",
              "--sharpening-pairs", "--name", "judge-detail", "--workers", "3"]
@@ -439,6 +441,36 @@ def test_cli_judge_train_records_only_the_options_that_differ(tmp_path: Path, mo
         assert flag in command
     assert "--tone-branch" not in command and "--no-tone-stats" not in command
     assert CliRunner().invoke(app, base).exit_code == 0 and "--workers" not in seen["command"]
+
+
+def test_cli_training_defaults_are_the_shipped_recipes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`restore-ray judge train --out DIR` and `encoders train --out DIR` rebuild judge-small and detect-small: their
+    default command lines are the shipped cards' commands (up to --out)."""
+    import re
+
+    from typer.testing import CliRunner
+
+    import tool_actors.learned.train_detector as TD
+    import tool_actors.learned.train_judge as TJ
+    from restore_ray.cli import app
+
+    commands = {}
+
+    def fake(name: str):
+        def train(cfg: object, out: Path, report: object = None, command: str | None = None) -> dict:
+            commands[name] = command
+            return {"name": name, "parameters": 1, "weights_bytes": 4, "training_seconds": 1.0, "measured": {}}
+        return train
+
+    monkeypatch.setattr(TJ, "train_judge", fake("judge-small"))
+    monkeypatch.setattr(TD, "train_detector", fake("detect-small"))
+    for argv in (["judge", "train"], ["encoders", "train"]):
+        result = CliRunner().invoke(app, [*argv, "--out", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+    assert set(commands) == {"judge-small", "detect-small"}
+    for name, command in commands.items():
+        shipped = json.loads((cards.SHIPPED_DIR / f"{name}.json").read_text())["command"]
+        assert re.sub(r" --out \S+", "", command) == re.sub(r" --out \S+", "", shipped)
 
 
 def test_batch_stream_draws_in_turn_without_workers_and_per_step_seeds_with_any_number_of_them() -> None:
@@ -457,6 +489,26 @@ def test_batch_stream_draws_in_turn_without_workers_and_per_step_seeds_with_any_
         assert all(isinstance(a, np.ndarray) and np.array_equal(a, b) for a, b in zip(drawn, per_step, strict=True))
     with pytest.raises(ValueError, match="workers"):
         batch_stream(make, 5, 7, rng, workers=-1)
+
+
+class _UnloadableBatches:
+    """A batch maker that pickles but cannot be rebuilt in a worker process."""
+
+    def __init__(self) -> None:
+        self.size = 2
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.random(self.size)
+
+    def __setstate__(self, state: dict) -> None:
+        raise ImportError("cannot rebuild the batch maker in this process")
+
+
+def test_a_data_worker_that_dies_is_explained() -> None:
+    from tool_actors.learned.training import batch_stream
+
+    with pytest.raises(RuntimeError, match="data worker process died.*importable.*--workers 0"):
+        list(batch_stream(_UnloadableBatches(), 3, 0, np.random.default_rng(0), workers=1))
 
 
 def test_data_workers_run_one_thread_each_and_leave_the_parent_alone(monkeypatch: pytest.MonkeyPatch) -> None:

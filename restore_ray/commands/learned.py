@@ -76,10 +76,10 @@ def _print_card(card: dict[str, Any], out: Path) -> None:
 @app.command()
 def train(
     out: Path = typer.Option(..., "--out", help=OUT_HELP),
-    data: str = typer.Option("builtin", "--data", help=DATA_HELP),
+    data: str = typer.Option("builtin+photos", "--data", help=DATA_HELP),
     seed: int = typer.Option(0, "--seed", help="random seed (data stream and initialisation)"),
-    steps: int = typer.Option(2400, "--steps", help="optimisation steps"),
-    batch_size: int = typer.Option(6, "--batch-size", help="judge groups per step (≈ 11 images each)"),
+    steps: int = typer.Option(2000, "--steps", help="optimisation steps"),
+    batch_size: int = typer.Option(5, "--batch-size", help="judge groups per step (≈ 11 images each)"),
     patch: int = typer.Option(96, "--patch", help="training patch side in pixels"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
     threads: int = typer.Option(1, "--threads", help="torch CPU threads"),
@@ -91,7 +91,7 @@ def train(
                                     help="feed the network's head global tone statistics of the image"),
     tone_branch: bool = typer.Option(False, "--tone-branch/--no-tone-branch",
                                      help="add a separate score term computed from the tone statistics alone"),
-    soft_references: float = typer.Option(0.0, "--soft-references", min=0.0, max=1.0,
+    soft_references: float = typer.Option(0.4, "--soft-references", min=0.0, max=1.0,
                                           help="share of training groups whose clean patch is first softened "
                                                "(slight blur, lower contrast): sharpening or stretching it ranks below it"),
     level_psnr_weight: float = typer.Option(0.5, "--level-psnr-weight", min=0.0, max=1.0,
@@ -118,7 +118,9 @@ def train(
                                   "a member of the judge-pair ensemble (judge-rank, judge-detail)"),
     workers: int = typer.Option(0, "--workers", min=0, help=WORKERS_HELP),
 ) -> None:
-    """Train the judge by ranking synthetic degradations and tool artifacts (no human labels)."""
+    """Train the judge by ranking synthetic degradations and tool artifacts (no human labels).
+
+    The defaults are the shipped judge-small's recipe; its card records the command line."""
     from tool_actors.learned.train_judge import JudgeTrainConfig, train_judge
 
     options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size, "patch": patch,
@@ -217,7 +219,7 @@ def train_tool(
 
 def train_detector_command(
     out: Path = typer.Option(..., "--out", help=OUT_HELP),
-    data: str = typer.Option("builtin", "--data", help=DATA_HELP),
+    data: str = typer.Option("builtin+photos", "--data", help=DATA_HELP),
     seed: int = typer.Option(0, "--seed", help="random seed (data stream and initialisation)"),
     steps: int = typer.Option(4000, "--steps", help="optimisation steps"),
     batch_size: int = typer.Option(12, "--batch-size", help="patches per step"),
@@ -229,7 +231,9 @@ def train_detector_command(
                                help="feed the network's head the stats encoder's statistics of each image"),
     workers: int = typer.Option(0, "--workers", min=0, help=WORKERS_HELP),
 ) -> None:
-    """Train the degradation detector (detect-small) on synthetic mixtures of the 7 degradations."""
+    """Train the degradation detector (detect-small) on synthetic mixtures of the 7 degradations.
+
+    The defaults are the shipped detector's recipe; its card records the command line."""
     from tool_actors.learned.train_detector import DETECTOR_NAME, DetectorTrainConfig, train_detector
 
     options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "batch_size": batch_size,

@@ -89,7 +89,25 @@ def batch_stream(make: MakeBatch, steps: int, seed: int, rng: np.random.Generato
                                          num_workers=workers, prefetch_factor=2, worker_init_fn=_one_thread,
                                          collate_fn=_as_drawn, multiprocessing_context="spawn")
     with _one_thread_children():  # the workers start here
-        return iter(loader)
+        batches = iter(loader)
+    return _explained(batches, workers)
+
+
+WORKER_DIED = ("a data worker process died ({err}). A worker starts as a fresh Python process and unpickles the "
+               "batch maker: it must be importable there (a module-level function, not one defined in a script "
+               "that lacks an `if __name__ == \"__main__\":` guard), and each worker needs memory for its own "
+               "copy of the data pipeline (on a small machine use fewer workers). --workers 0 draws the data in "
+               "the training process instead.")
+
+
+def _explained(batches: Iterator[Any], workers: int) -> Iterator[Any]:
+    """``batches``, with torch's bare "DataLoader worker exited unexpectedly" explained."""
+    try:
+        yield from batches
+    except RuntimeError as err:
+        if "exited unexpectedly" not in str(err):
+            raise
+        raise RuntimeError(WORKER_DIED.format(err=f"{workers} worker(s); torch: {err}")) from err
 
 
 def optimise(model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: Any, batch_loss: BatchLoss,
