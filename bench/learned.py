@@ -9,7 +9,10 @@ Judge (and, for comparison, every other available embedded scorer), on the test 
   of tool applications where the signs agree;
 * ``clean_above``: the share of (clean, degraded) pairs where the clean image scores better;
 * ``unsharp``: unsharp masking (amount 1, σ = 1.5) on the blurred single records: mean score
-  change (normalised), share of images whose score rose, mean PSNR change.
+  change (normalised), share of images whose score rose, mean PSNR change;
+* ``misapplied``: the tool applications aimed at a degradation the image does not have (deraining a
+  rain-free image): their mean PSNR change, and the share where the score rose while PSNR fell —
+  what a policy trained on the score is paid for over-processing.
 
 Experts: mean ΔPSNR / ΔSSIM on the single test records of their degradation, beside every
 classical tool of the same category; for the deblurring experts also on Gaussian blur (σ 1, 2, 3)
@@ -43,6 +46,7 @@ import tool_actors.learned.experts
 import tool_actors.learned.judge  # noqa: F401 - registers judge-small
 from bench.tools import time_per_image
 from restore_ray.imageio import read_image
+from restore_ray.names import CATEGORY_TO_DEGRADATION
 from restore_ray.manifest import Record, read_manifest
 from tool_actors.learned.distortions import psnr, ssim
 from tool_actors.registry import SCORERS, TOOLS
@@ -80,7 +84,7 @@ def scorer_metrics(scorer, single: list[dict], mixed: list[dict]) -> dict:
 
     d_s, d_p, per_deg, kinds = [], [], {}, []
     above = {"single": [], "mixed": []}
-    unsharp = []
+    unsharp, misapplied = [], []
     for kind, items in (("single", single), ("mixed", mixed)):
         for it in items:
             outs = list(it["outputs"].values())
@@ -91,6 +95,8 @@ def scorer_metrics(scorer, single: list[dict], mixed: list[dict]) -> dict:
                 d_s.append(ds)
                 d_p.append(dp)
                 kinds.append(kind)
+                if name in it["misapplied"]:
+                    misapplied.append((ds, dp))
                 if kind == "single":
                     per_deg.setdefault(it["degradation"], ([], []))
                     per_deg[it["degradation"]][0].append(ds)
@@ -98,7 +104,7 @@ def scorer_metrics(scorer, single: list[dict], mixed: list[dict]) -> dict:
             if "usm" in it:
                 unsharp.append((float(s[-1] - s[1]), it["usm_d_psnr"]))
     d_s, d_p, kinds = np.array(d_s), np.array(d_p), np.array(kinds)
-    u = np.array(unsharp)
+    u, w = np.array(unsharp), np.array(misapplied).reshape(-1, 2)
     return {
         "delta_spearman": float(spearmanr(d_s, d_p).statistic),
         "delta_spearman_single": float(spearmanr(d_s[kinds == "single"], d_p[kinds == "single"]).statistic),
@@ -114,6 +120,10 @@ def scorer_metrics(scorer, single: list[dict], mixed: list[dict]) -> dict:
                             "share_score_rose_where_psnr_fell": float(np.mean(u[u[:, 1] < 0, 0] > 0)) if np.any(u[:, 1] < 0)
                             else float("nan"),
                             "sign_agreement": float(np.mean(np.sign(u[:, 0]) == np.sign(u[:, 1])))},
+        "misapplied": {"n": len(w), "mean_d_psnr": float(w[:, 1].mean()) if len(w) else float("nan"),
+                       "share_psnr_fell": float(np.mean(w[:, 1] < 0)) if len(w) else float("nan"),
+                       "share_score_rose_where_psnr_fell": float(np.mean(w[w[:, 1] < 0, 0] > 0))
+                       if np.any(w[:, 1] < 0) else float("nan")},
     }
 
 
@@ -145,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             lq, gt = read_image(r.lq_path), read_image(r.gt_path)
             p_lq = psnr(gt, lq)
             it = {"id": r.id, "degradation": "+".join(r.degradations), "lq": lq, "gt": gt, "outputs": {}, "d_psnr": {},
-                  "d_ssim": {}, "psnr_lq": p_lq}
+                  "d_ssim": {}, "psnr_lq": p_lq,
+                  "misapplied": {n for n in tools if CATEGORY_TO_DEGRADATION[TOOLS.get(n).category] not in r.degradations}}
             for n, tool in tools.items():
                 out = tool(lq[None])[0]
                 it["outputs"][n] = out
@@ -209,11 +220,12 @@ def main(argv: list[str] | None = None) -> int:
                    if n.endswith("-small")})
 
     table = Table("scorer", "ρ(Δs, ΔPSNR)", "single", "mixed", "sign agree", "clean > degraded",
-                  "USM: Δs>0 where ΔPSNR<0", "ms/512²")
+                  "USM: Δs>0 where ΔPSNR<0", "misapplied: Δs>0 where ΔPSNR<0", "ms/512²")
     for n, m in judged.items():
         table.add_row(n, f"{m['delta_spearman']:+.3f}", f"{m['delta_spearman_single']:+.3f}",
                       f"{m['delta_spearman_mixed']:+.3f}", f"{m['sign_agreement']:.0%}", f"{m['clean_above']:.1%}",
-                      f"{m['unsharp_on_blur']['share_score_rose_where_psnr_fell']:.0%}", f"{timing[f'scorer:{n}']:.0f}")
+                      f"{m['unsharp_on_blur']['share_score_rose_where_psnr_fell']:.0%}",
+                      f"{m['misapplied']['share_score_rose_where_psnr_fell']:.0%}", f"{timing[f'scorer:{n}']:.0f}")
     console.print(table)
     for n, e in experts.items():
         t = Table(f"{n} vs {e['category']} tools", "single ΔPSNR", "ΔSSIM", "improved", "other")
