@@ -46,8 +46,8 @@ import tool_actors.learned.experts
 import tool_actors.learned.judge  # noqa: F401 - registers judge-small
 from bench.tools import time_per_image
 from restore_ray.imageio import read_image
-from restore_ray.names import CATEGORY_TO_DEGRADATION
 from restore_ray.manifest import Record, read_manifest
+from restore_ray.names import CATEGORY_TO_DEGRADATION
 from tool_actors.learned.distortions import psnr, ssim
 from tool_actors.registry import SCORERS, TOOLS
 
@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             p_lq = psnr(gt, lq)
             it = {"id": r.id, "degradation": "+".join(r.degradations), "lq": lq, "gt": gt, "outputs": {}, "d_psnr": {},
                   "d_ssim": {}, "psnr_lq": p_lq,
-                  "misapplied": {n for n in tools if CATEGORY_TO_DEGRADATION[TOOLS.get(n).category] not in r.degradations}}
+                  "misapplied": {n for n in tools
+                                 if CATEGORY_TO_DEGRADATION[TOOLS.get(n).category] not in r.degradations}}
             for n, tool in tools.items():
                 out = tool(lq[None])[0]
                 it["outputs"][n] = out
