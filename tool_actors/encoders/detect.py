@@ -32,7 +32,7 @@ from tool_actors.encoders.stats import SQUASH, StatsEncoder, _at_least_min_side,
 from tool_actors.encoders.stats_features import FEATURES
 from tool_actors.learned import cards
 from tool_actors.learned.nets import DetectorNet
-from tool_actors.learned.train_detector import DETECTOR_NAME, side_inputs
+from tool_actors.learned.train_detector import DETECTOR_NAME, stats_vectors
 from tool_actors.learned.training import to_tensor
 from tool_actors.registry import ENCODERS, Entry
 
@@ -74,7 +74,7 @@ class DetectEncoder(Encoder):
         unless the caller already has it (``stats``, (N, 78), as ``StatsEncoder.encode`` returns)."""
         dev = torch.device(self.device)
         if self.model.config.side_inputs and stats is None:
-            stats = side_inputs(self.model, batch, dev).cpu().numpy()
+            stats = stats_vectors(batch, self.model.config.side_inputs)
         out = []
         for i, img in enumerate(batch):
             side = None if not self.model.config.side_inputs else torch.from_numpy(stats[i:i + 1]).to(dev)
