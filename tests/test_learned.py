@@ -697,19 +697,64 @@ def test_judge_pair_is_the_mean_of_its_members_and_names_a_missing_one(tmp_path:
         JudgeEnsemble("empty", ())
 
 
+def test_to_tensor_takes_read_only_images_without_a_warning() -> None:
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, torch; from tool_actors.learned.training import to_tensor; "
+            "a = np.full((1, 8, 8, 3), 51, np.uint8); a.flags.writeable = False; "
+            "t = to_tensor(a, torch.device('cpu')); "
+            "assert t.shape == (1, 3, 8, 8) and abs(float(t.max()) - 0.2) < 1e-6")
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], check=False, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_judge_trio_is_the_pair_less_the_detectors_guard_probabilities(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tool_actors.encoders.detect import DetectEncoder
+    from tool_actors.learned.judge import GUARD_LABELS, GUARD_WEIGHT, PAIR, TRIO, GuardedJudge
+    from tool_actors.learned.nets import DetectorConfig, DetectorNet
+    from tool_actors.learned.train_detector import DETECTOR_NAME
+
+    monkeypatch.setenv("RESTORE_RAY_WEIGHTS", str(tmp_path))
+    for k, member in enumerate(("judge-rank", "judge-detail")):
+        torch.manual_seed(k)
+        net = JudgeNet(JudgeConfig(widths=(8, 8, 16, 16))).eval()
+        cards.save(net, tmp_path / "learned" / member, {"calibration": Logistic4(1, 5, 0.1 * k, 0.05).to_dict()})
+    torch.manual_seed(2)
+    detector = DetectorNet(DetectorConfig(widths=(8, 8, 16, 16))).eval()
+    cards.save(detector, tmp_path / "learned" / DETECTOR_NAME, {"labels": list(DEGRADATIONS)})
+    entry = SCORERS.get(TRIO)
+    assert entry.embedded and entry.extra["guard_labels"] == list(GUARD_LABELS)
+    assert "motion_blur" not in GUARD_LABELS and "defocus_blur" not in GUARD_LABELS  # sharpening lowers those
+    trio, pair = SCORERS.build(TRIO), SCORERS.build(PAIR)
+    assert tuple(trio.score_range) == tuple(entry.extra["score_range"]) == (1 - GUARD_WEIGHT * len(GUARD_LABELS), 5)
+    images = np.stack(builtin_crops("train", 3, 48, seed=1))
+    logits = DetectEncoder().logits(images)[:, [DEGRADATIONS.index(d) for d in GUARD_LABELS]]
+    penalty = GUARD_WEIGHT * (1 / (1 + np.exp(-logits.astype(np.float64)))).sum(1)
+    assert penalty.min() > 0.01  # a random detector is unsure: the penalty is not zero
+    np.testing.assert_allclose(trio(images), pair(images) - penalty, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="guard labels"):
+        GuardedJudge(labels=("blur",))
+    (tmp_path / "learned" / f"{DETECTOR_NAME}.json").unlink()
+    with pytest.raises(UnavailableError, match=f"{DETECTOR_NAME}.json"):
+        SCORERS.build(TRIO)
+
+
 def test_cli_judge_score_prints_the_default_reward_and_rejects_other_names(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from restore_ray.cli import app
     from restore_ray.config import ComponentSettings
     from restore_ray.imageio import write_image
-    from tool_actors.learned.judge import NAME, PAIR
+    from tool_actors.learned.judge import NAME, PAIR, TRIO
 
     path = tmp_path / "crop.png"
     crop = builtin_crops("test", 1, 64, seed=3)[0]
     write_image(path, crop)
     assert ComponentSettings().scorer == NAME  # the reward the agent trains with
-    for args, scorer in (([], NAME), (["--name", PAIR], PAIR)):
+    for args, scorer in (([], NAME), (["--name", PAIR], PAIR), (["--name", TRIO], TRIO)):
         result = CliRunner().invoke(app, ["judge", "score", str(path), *args])
         assert result.exit_code == 0, result.output
         assert float(result.output.split()[0]) == pytest.approx(float(SCORERS.build(scorer)(crop[None])[0]), abs=1e-3)

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 app = typer.Typer(no_args_is_help=True, help="The learned no-reference judges (judge-small, the default reward; "
-                                            "judge-pair): train them, score images.")
+                                            "judge-pair, judge-trio): train them, score images.")
 console = Console()
 
 DATA_HELP = ("'builtin' (the builtin TRAIN photographs; the TEST photographs are never used), 'builtin+photos' "
@@ -169,8 +169,8 @@ def score(
     weights: Path = typer.Option(None, "--weights", help="weights directory (a retrained judge in DIR/learned/)"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
     name: str = typer.Option("judge-small", "--name",
-                             help="judge-small (the default reward) or judge-pair (the mean of judge-rank and "
-                                  "judge-detail)"),
+                             help="judge-small (the default reward), judge-pair (the mean of judge-rank and "
+                                  "judge-detail) or judge-trio (judge-pair with the degradation detector's penalty)"),
 ) -> None:
     """Print the judge's score (1–5, higher is better) of each image."""
     from restore_ray.imageio import read_image

@@ -1,5 +1,6 @@
 """The learned no-reference quality judges, registered in ``SCORERS``: ``judge-small``, the embedded
-default reward, and ``judge-pair``, the mean of two smaller judges ``judge-rank`` and ``judge-detail``.
+default reward, ``judge-pair``, the mean of two smaller judges ``judge-rank`` and ``judge-detail``, and
+``judge-trio``, the pair with a penalty from the degradation detector (``GuardedJudge``).
 
 Each member of the pair is a small ``JudgeNet`` trained by ``restore-ray judge train --name MEMBER``
 with its own recipe (the commands are in each card and in ``docs/learned.md``): ``judge-rank``
@@ -39,6 +40,7 @@ from tool_actors.base import Scorer
 from tool_actors.learned import cards
 from tool_actors.learned.calibration import SCORE_RANGE, Logistic4
 from tool_actors.learned.nets import JudgeNet
+from tool_actors.learned.train_detector import DETECTOR_NAME
 from tool_actors.learned.training import to_tensor
 from tool_actors.registry import SCORERS, Entry
 
@@ -112,14 +114,68 @@ class JudgeEnsemble(Scorer):
         return np.mean([m.score(batch) for m in self.members], axis=0)
 
 
+TRIO = "judge-trio"
+GUARD_LABELS = ("dark", "noise", "jpeg", "haze", "rain")  # the detector's labels that judge-trio penalises
+GUARD_WEIGHT = 0.4  # chosen on tool applications to the builtin TRAINING photographs (docs/learned.md)
+
+
+class GuardedJudge(Scorer):
+    """``judge-pair``'s score minus ``weight`` × the sum of the degradation detector's probabilities of the
+    ``labels`` (darkness, noise, JPEG, haze, rain): ``uint8 (N, H, W, 3)`` → float32 (N,) in
+    (1 − weight·len(labels), 5).
+
+    The detector (``detect-small``, the ``detect`` encoder's network) was trained on every mixture of
+    the seven degradations, so it notices a degradation the two judges let pass (a light JPEG or
+    noise), and its probability falls when a tool removes it. Its two blur probabilities are left
+    out: sharpening lowers them whether or not it helped (unsharp masking lowers the motion-blur
+    probability on every motion-blurred test image, where PSNR falls), so a penalty on them would
+    pay for sharpening. An image the detector finds free of the five scores what the pair gives it."""
+
+    higher_is_better = True
+
+    def __init__(self, name: str = TRIO, weights_dir: str | os.PathLike | None = None, device: str = "cpu",
+                 weight: float = GUARD_WEIGHT, labels: tuple[str, ...] = GUARD_LABELS) -> None:
+        from restore_ray.names import DEGRADATIONS
+        from tool_actors.encoders.detect import DetectEncoder
+
+        unknown = [label for label in labels if label not in DEGRADATIONS]
+        if unknown or not labels:
+            raise ValueError(f"guard labels must be some of {', '.join(DEGRADATIONS)}; got {list(labels)}")
+        if not weight > 0:
+            raise ValueError(f"guard weight must be positive, got {weight}")
+        self.name = name
+        self.device = device
+        self.pair = JudgeEnsemble(PAIR, PAIR_MEMBERS, weights_dir, device)
+        self.detector = DetectEncoder(weights_dir, device)
+        self.weight = float(weight)
+        self.labels = tuple(labels)
+        self.columns = [DEGRADATIONS.index(label) for label in labels]
+        self.score_range = (SCORE_RANGE[0] - self.weight * len(labels), SCORE_RANGE[1])
+        self.description = trio_description(self.weight, self.labels)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """The detector's probabilities of the guard labels, float64 (N, len(labels))."""
+        logits = self.detector.logits(batch)[:, self.columns].astype(np.float64)
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def score(self, batch: np.ndarray) -> np.ndarray:
+        return self.pair.score(batch) - self.weight * self.probabilities(batch).sum(axis=1)
+
+
 SCORERS_DESCRIPTION = ("learned no-reference judge (0.76 M-parameter CNN) trained without human labels by ranking "
                        "synthetic degradations, mixtures and tool artifacts; calibrated to 1–5 (higher is better)")
 PAIR = "judge-pair"
 PAIR_MEMBERS = ("judge-rank", "judge-detail")
-JUDGES = (NAME, PAIR)  # the registered learned judges, the default reward first
+JUDGES = (NAME, PAIR, TRIO)  # the registered learned judges, the default reward first
 PAIR_DESCRIPTION = ("mean of two small learned judges (0.2 M parameters each, 1–5): judge-rank (ranking weighted "
                     "towards clean-above-degraded and fewer-above-more) and judge-detail (also reads sharpness and "
                     "8×8 blockiness statistics)")
+
+
+def trio_description(weight: float, labels: tuple[str, ...]) -> str:
+    """What ``GuardedJudge`` computes, for listings."""
+    return (f"judge-pair minus {weight:g} × the learned degradation detector's probabilities of {', '.join(labels)} "
+            f"({SCORE_RANGE[0] - weight * len(labels):g} to {SCORE_RANGE[1]:g}, higher is better)")
 
 
 def _missing(*names: str) -> str | None:
@@ -148,4 +204,17 @@ SCORERS.register(Entry(
     check=lambda: _missing(*PAIR_MEMBERS),
     extra={**_EXTRA, "weights_shipped": ", ".join(f"{m}.safetensors" for m in PAIR_MEMBERS),
            "members": list(PAIR_MEMBERS)},
+))
+SCORERS.register(Entry(
+    name=TRIO,
+    factory=lambda weights_dir=None, device="cpu": GuardedJudge(TRIO, weights_dir, device),
+    description=trio_description(GUARD_WEIGHT, GUARD_LABELS),
+    category="NR",
+    backend="neural",
+    embedded=True,
+    check=lambda: _missing(*PAIR_MEMBERS, DETECTOR_NAME),
+    extra={**_EXTRA, "score_range": (SCORE_RANGE[0] - GUARD_WEIGHT * len(GUARD_LABELS), SCORE_RANGE[1]),
+           "weights_shipped": ", ".join(f"{m}.safetensors" for m in (*PAIR_MEMBERS, DETECTOR_NAME)),
+           "members": list(PAIR_MEMBERS), "detector": DETECTOR_NAME, "guard_labels": list(GUARD_LABELS),
+           "guard_weight": GUARD_WEIGHT},
 ))

@@ -195,6 +195,8 @@ def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
 def to_tensor(images: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 (N, H, W, 3) → float32 (N, 3, H, W) in [0, 1] on ``device``."""
     arr = np.ascontiguousarray(np.stack(images) if isinstance(images, list) else images)
+    if not arr.flags.writeable:  # torch warns on read-only memory (decoded files can be); the copy is small
+        arr = arr.copy()
     return torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255.0)
 
 
