@@ -701,13 +701,14 @@ def test_to_tensor_takes_read_only_images_without_a_warning() -> None:
     import subprocess
     import sys
 
-    code = ("import numpy as np, torch; from tool_actors.learned.training import to_tensor; "
-            "a = np.full((1, 8, 8, 3), 51, np.uint8); a.flags.writeable = False; "
-            "t = to_tensor(a, torch.device('cpu')); "
-            "assert t.shape == (1, 3, 8, 8) and abs(float(t.max()) - 0.2) < 1e-6")
-    done = subprocess.run([sys.executable, "-W", "error", "-c", code], check=False, capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
-    assert done.returncode == 0, done.stderr[-2000:]
+    for module in ("tool_actors.learned.training", "tool_actors.scorers.tensor"):
+        code = (f"import numpy as np, torch; from {module} import to_tensor; "
+                "a = np.full((1, 8, 8, 3), 51, np.uint8); a.flags.writeable = False; "
+                "t = to_tensor(a, torch.device('cpu')); "
+                "assert t.shape == (1, 3, 8, 8) and abs(float(t.max()) - 0.2) < 1e-6")
+        done = subprocess.run([sys.executable, "-W", "error", "-c", code], check=False, capture_output=True,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+        assert done.returncode == 0, f"{module}: {done.stderr[-2000:]}"
 
 
 def test_judge_trio_is_the_pair_less_the_detectors_guard_probabilities(tmp_path: Path,

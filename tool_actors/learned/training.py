@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from tool_actors.scorers.tensor import to_tensor  # noqa: F401 (re-exported: the networks read images as scorers do)
+
 StepReport = Callable[[int, int, dict[str, float]], None]  # (step, total, latest values)
 BatchLoss = Callable[[], tuple[torch.Tensor, dict[str, float]]]  # draw a batch → (loss, its parts)
 HeldOutCheck = Callable[[int], dict[str, float]]  # step → held-out metrics
@@ -190,14 +192,6 @@ def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
         return base * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return base * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t))))
-
-
-def to_tensor(images: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 (N, H, W, 3) → float32 (N, 3, H, W) in [0, 1] on ``device``."""
-    arr = np.ascontiguousarray(np.stack(images) if isinstance(images, list) else images)
-    if not arr.flags.writeable:  # torch warns on read-only memory (decoded files can be); the copy is small
-        arr = arr.copy()
-    return torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

@@ -6,9 +6,12 @@ import numpy as np
 import torch
 
 
-def to_tensor(batch: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
-    """``uint8 (N, H, W, 3)`` → ``float32 (N, 3, H, W)`` in [0, 1] on ``device``."""
-    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device)  # (N, H, W, 3) uint8
+def to_tensor(batch: np.ndarray | list[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
+    """``uint8 (N, H, W, 3)`` (or a list of ``(H, W, 3)``) → ``float32 (N, 3, H, W)`` in [0, 1] on ``device``."""
+    arr = np.ascontiguousarray(np.stack(batch) if isinstance(batch, list) else batch)
+    if not arr.flags.writeable:  # torch warns on read-only memory (decoded files can be); the copy is small
+        arr = arr.copy()
+    x = torch.from_numpy(arr).to(device)  # (N, H, W, 3) uint8
     return x.permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, H, W) float32 [0, 1]
 
 
