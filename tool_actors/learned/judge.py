@@ -150,7 +150,7 @@ class GuardedJudge(Scorer):
         self.weight = float(weight)
         self.labels = tuple(labels)
         self.columns = [DEGRADATIONS.index(label) for label in labels]
-        self.score_range = (SCORE_RANGE[0] - self.weight * len(labels), SCORE_RANGE[1])
+        self.score_range = trio_range(self.weight, self.labels)
         self.description = trio_description(self.weight, self.labels)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
@@ -172,10 +172,16 @@ PAIR_DESCRIPTION = ("mean of two small learned judges (0.2 M parameters each, 1�
                     "8×8 blockiness statistics)")
 
 
+def trio_range(weight: float, labels: tuple[str, ...]) -> tuple[float, float]:
+    """``GuardedJudge``'s score range: the pair's 1–5 lowered by the largest penalty, ``weight`` per label."""
+    return (SCORE_RANGE[0] - weight * len(labels), SCORE_RANGE[1])
+
+
 def trio_description(weight: float, labels: tuple[str, ...]) -> str:
     """What ``GuardedJudge`` computes, for listings."""
+    low, high = trio_range(weight, labels)
     return (f"judge-pair minus {weight:g} × the learned degradation detector's probabilities of {', '.join(labels)} "
-            f"({SCORE_RANGE[0] - weight * len(labels):g} to {SCORE_RANGE[1]:g}, higher is better)")
+            f"({low:g} to {high:g}, higher is better)")
 
 
 def _missing(*names: str) -> str | None:
@@ -213,7 +219,7 @@ SCORERS.register(Entry(
     backend="neural",
     embedded=True,
     check=lambda: _missing(*PAIR_MEMBERS, DETECTOR_NAME),
-    extra={**_EXTRA, "score_range": (SCORE_RANGE[0] - GUARD_WEIGHT * len(GUARD_LABELS), SCORE_RANGE[1]),
+    extra={**_EXTRA, "score_range": trio_range(GUARD_WEIGHT, GUARD_LABELS),
            "weights_shipped": ", ".join(f"{m}.safetensors" for m in (*PAIR_MEMBERS, DETECTOR_NAME)),
            "members": list(PAIR_MEMBERS), "detector": DETECTOR_NAME, "guard_labels": list(GUARD_LABELS),
            "guard_weight": GUARD_WEIGHT},
