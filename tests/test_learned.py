@@ -749,13 +749,13 @@ def test_cli_judge_score_prints_the_default_reward_and_rejects_other_names(tmp_p
     from restore_ray.cli import app
     from restore_ray.config import ComponentSettings
     from restore_ray.imageio import write_image
-    from tool_actors.learned.judge import NAME, PAIR, TRIO
+    from tool_actors.learned.judge import NAME, PAIR, QUARTET, TRIO
 
     path = tmp_path / "crop.png"
     crop = builtin_crops("test", 1, 64, seed=3)[0]
     write_image(path, crop)
     assert ComponentSettings().scorer == NAME  # the reward the agent trains with
-    for args, scorer in (([], NAME), (["--name", PAIR], PAIR), (["--name", TRIO], TRIO)):
+    for args, scorer in (([], NAME), *((["--name", judge], judge) for judge in (PAIR, TRIO, QUARTET))):
         result = CliRunner().invoke(app, ["judge", "score", str(path), *args])
         assert result.exit_code == 0, result.output
         assert float(result.output.split()[0]) == pytest.approx(float(SCORERS.build(scorer)(crop[None])[0]), abs=1e-3)

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 app = typer.Typer(no_args_is_help=True, help="The learned no-reference judges (judge-small, the default reward; "
-                                            "judge-pair, judge-trio): train them, score images.")
+                                            "judge-pair, judge-trio, judge-quartet): train them, score images.")
 console = Console()
 
 DATA_HELP = ("'builtin' (the builtin TRAIN photographs; the TEST photographs are never used), 'builtin+photos' "
@@ -170,7 +170,8 @@ def score(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
     name: str = typer.Option("judge-small", "--name",
                              help="judge-small (the default reward), judge-pair (the mean of judge-rank and "
-                                  "judge-detail) or judge-trio (judge-pair with the degradation detector's penalty)"),
+                                  "judge-detail), judge-trio (judge-pair with the degradation detector's penalty) or "
+                                  "judge-quartet (judge-trio with the over-sharpening detector's penalty)"),
 ) -> None:
     """Print the judge's score (1–5, higher is better) of each image."""
     from restore_ray.imageio import read_image
@@ -245,4 +246,39 @@ def train_detector_command(
     command = _command_line("encoders train", [], options) + ("" if stats else " --no-stats")
     with _progress() as bar:
         card = train_detector(cfg, out, _Reporter(bar, DETECTOR_NAME), command=command)
+    _print_card(card, out)
+
+
+@app.command("train-sharpening")
+def train_sharpening_command(
+    out: Path = typer.Option(..., "--out", help=OUT_HELP),
+    data: str = typer.Option("builtin+photos", "--data", help=DATA_HELP),
+    seed: int = typer.Option(0, "--seed", help="random seed (data stream and initialisation)"),
+    steps: int = typer.Option(4000, "--steps", help="optimisation steps"),
+    pairs: int = typer.Option(6, "--pairs", help="(picture, sharpened) pairs per step"),
+    patch: int = typer.Option(160, "--patch", help="training patch side in pixels"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    threads: int = typer.Option(1, "--threads", help="torch CPU threads"),
+    lr: float = typer.Option(5e-4, "--lr", help="peak learning rate"),
+    init_from_detector: bool = typer.Option(True, "--init-from-detector/--no-init-from-detector",
+                                            help="start the trunk from the shipped detect-small's"),
+    workers: int = typer.Option(0, "--workers", min=0, help=WORKERS_HELP),
+) -> None:
+    """Train the over-sharpening detector (sharpen-small) that judge-quartet subtracts.
+
+    It learns, from pairs the degradation code labels, whether unsharp masking made a picture worse
+    (lower PSNR against the clean patch). The defaults are the shipped network's recipe; its card
+    records the command line."""
+    from tool_actors.learned.train_sharpening import SHARPENING_NAME, SharpeningTrainConfig, train_sharpening
+
+    options: dict[str, Any] = {"out": out, "data": data, "seed": seed, "steps": steps, "pairs": pairs,
+                               "patch": patch, "device": device, "threads": threads, "lr": lr}
+    if workers:
+        options["workers"] = workers
+    cfg = SharpeningTrainConfig(data=data, seed=seed, steps=steps, pairs=pairs, patch=patch, device=device,
+                                threads=threads, lr=lr, init_from_detector=init_from_detector, workers=workers)
+    command = (_command_line("judge train-sharpening", [], options)
+               + ("" if init_from_detector else " --no-init-from-detector"))
+    with _progress() as bar:
+        card = train_sharpening(cfg, out, _Reporter(bar, SHARPENING_NAME), command=command)
     _print_card(card, out)

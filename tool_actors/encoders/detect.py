@@ -39,6 +39,17 @@ from tool_actors.registry import ENCODERS, Entry
 LOGIT_SCALE = 2.0
 
 
+def detector_input(image: np.ndarray, max_side: int) -> np.ndarray:
+    """One uint8 image as a ``DetectorNet`` reads it: area-downscaled so that its longer side is at
+    most ``max_side``, sides below the network's 16 pixels enlarged by pixel replication."""
+    h, w = image.shape[:2]
+    if max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+    return _at_least_min_side(image)
+
+
 class DetectEncoder(Encoder):
     """The detector's squashed logits, one per degradation (``DEGRADATIONS`` order)."""
 
@@ -59,12 +70,7 @@ class DetectEncoder(Encoder):
         self.card = card
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        if max(h, w) > self.max_side:
-            scale = self.max_side / max(h, w)
-            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                               interpolation=cv2.INTER_AREA)
-        return _at_least_min_side(image)
+        return detector_input(image, self.max_side)
 
     @torch.no_grad()
     def logits(self, batch: np.ndarray, stats: np.ndarray | None = None) -> np.ndarray:

@@ -45,8 +45,8 @@ def missing_reason(name: str, explicit_dir: str | os.PathLike | None = None) -> 
     for p in (path, path.with_suffix(".json")):
         if not p.is_file():
             return (f"missing {p}: the package ships it; reinstall restore-ray, or train it with "
-                    f"`restore-ray judge train` / `restore-ray tools train CATEGORY` / `restore-ray encoders train` "
-                    f"--out {p.parent}")
+                    "`restore-ray judge train` / `restore-ray judge train-sharpening` / "
+                    f"`restore-ray tools train CATEGORY` / `restore-ray encoders train` --out {p.parent}")
     return None
 
 

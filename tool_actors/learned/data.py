@@ -380,3 +380,27 @@ def detector_sample(clean: Image, rng: np.random.Generator) -> tuple[Image, np.n
 def degradation_of(category: str) -> str:
     """The degradation an expert category targets."""
     return CATEGORY_TO_DEGRADATION[category]
+
+
+SHARPENING_BLUR_SHARE = 0.4  # pairs whose picture carries one blur alone (where sharpening is most tempting)
+SHARPENING_CLEAN_SHARE = 0.1  # pairs on the clean patch itself (sharpening a sharp picture never helps)
+SHARPENING_AMOUNT = (0.5, 2.0)  # unsharp-masking amount, uniform
+SHARPENING_SIGMA = (0.8, 2.5)  # its Gaussian σ in pixels, uniform
+
+
+def sharpening_pair(clean: Image, rng: np.random.Generator) -> tuple[Image, Image, bool]:
+    """(picture, the picture unsharp-masked, whether that lowered PSNR against ``clean``).
+
+    The picture is ``clean`` with one blur (``SHARPENING_BLUR_SHARE``), ``clean`` itself
+    (``SHARPENING_CLEAN_SHARE``) or a random mixture of the seven degradations (``detector_sample``);
+    the sharpening's amount and σ are drawn from ``SHARPENING_AMOUNT`` and ``SHARPENING_SIGMA``. The
+    label comes from the reference the generator holds, not from a person."""
+    u = rng.uniform()
+    if u < SHARPENING_BLUR_SHARE:
+        picture, _ = D.degrade(clean, [str(rng.choice(["motion_blur", "defocus_blur"]))], rng)
+    elif u < SHARPENING_BLUR_SHARE + SHARPENING_CLEAN_SHARE:
+        picture = clean
+    else:
+        picture, _ = detector_sample(clean, rng)
+    sharpened = X.unsharp(picture, float(rng.uniform(*SHARPENING_AMOUNT)), float(rng.uniform(*SHARPENING_SIGMA)))
+    return picture, sharpened, bool(X.psnr(clean, sharpened) < X.psnr(clean, picture))

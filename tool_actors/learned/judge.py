@@ -1,6 +1,8 @@
 """The learned no-reference quality judges, registered in ``SCORERS``: ``judge-small``, the embedded
-default reward, ``judge-pair``, the mean of two smaller judges ``judge-rank`` and ``judge-detail``, and
-``judge-trio``, the pair with a penalty from the degradation detector (``GuardedJudge``).
+default reward, ``judge-pair``, the mean of two smaller judges ``judge-rank`` and ``judge-detail``,
+``judge-trio``, the pair with a penalty from the degradation detector (``GuardedJudge``), and
+``judge-quartet``, the trio with a second penalty from the over-sharpening detector ``sharpen-small``
+(``SharpeningDetector``), which stops it paying for sharpening that lowers PSNR.
 
 Each member of the pair is a small ``JudgeNet`` trained by ``restore-ray judge train --name MEMBER``
 with its own recipe (the commands are in each card and in ``docs/learned.md``): ``judge-rank``
@@ -41,6 +43,7 @@ from tool_actors.learned import cards
 from tool_actors.learned.calibration import SCORE_RANGE, Logistic4
 from tool_actors.learned.nets import JudgeNet
 from tool_actors.learned.train_detector import DETECTOR_NAME
+from tool_actors.learned.train_sharpening import SHARPENING_NAME
 from tool_actors.learned.training import to_tensor
 from tool_actors.registry import SCORERS, Entry
 
@@ -117,6 +120,37 @@ class JudgeEnsemble(Scorer):
 TRIO = "judge-trio"
 GUARD_LABELS = ("dark", "noise", "jpeg", "haze", "rain")  # the detector's labels that judge-trio penalises
 GUARD_WEIGHT = 0.4  # chosen on tool applications to the builtin TRAINING photographs (docs/learned.md)
+QUARTET = "judge-quartet"
+SHARPENING_WEIGHT = 0.4  # judge-quartet's weight on sharpen-small's probability, chosen as GUARD_WEIGHT was
+
+
+class SharpeningDetector:
+    """``sharpen-small``: the probability that unsharp masking made an image worse, float64 (N,).
+
+    A one-output ``DetectorNet`` trained by ``restore-ray judge train-sharpening`` on pairs the
+    degradation code labels (``train_sharpening``); it reads images as the degradation detector
+    does (``detect.detector_input``), one image per forward pass."""
+
+    max_side = 1024
+
+    def __init__(self, weights_dir: str | os.PathLike | None = None, device: str = "cpu") -> None:
+        self.device = device
+        self.weights_path = cards.weights_path(SHARPENING_NAME, weights_dir)
+        model, card = cards.load(self.weights_path, "DetectorNet", device)
+        if model.config.outputs != 1 or model.config.side_inputs:
+            raise ValueError(f"{self.weights_path} is not an over-sharpening detector (one output, no side inputs); "
+                             "retrain it with `restore-ray judge train-sharpening`")
+        self.model = model
+        self.card = card
+
+    @torch.no_grad()
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        from tool_actors.encoders.detect import detector_input
+
+        dev = torch.device(self.device)
+        logits = np.concatenate([self.model(to_tensor(detector_input(img, self.max_side)[None], dev)).cpu().numpy()
+                                 for img in batch])[:, 0].astype(np.float64)
+        return 1.0 / (1.0 + np.exp(-logits))
 
 
 class GuardedJudge(Scorer):
@@ -129,12 +163,18 @@ class GuardedJudge(Scorer):
     noise), and its probability falls when a tool removes it. Its two blur probabilities are left
     out: sharpening lowers them whether or not it helped (unsharp masking lowers the motion-blur
     probability on every motion-blurred test image, where PSNR falls), so a penalty on them would
-    pay for sharpening. An image the detector finds free of the five scores what the pair gives it."""
+    pay for sharpening. An image the detector finds free of the five scores what the pair gives it.
+
+    With ``sharpening_weight`` > 0 (``judge-quartet``) it also subtracts that weight × the
+    over-sharpening detector's probability (``SharpeningDetector``), which rises when unsharp
+    masking lowers PSNR (a motion-blurred picture) and stays where it was when sharpening helps
+    (a defocused one)."""
 
     higher_is_better = True
 
     def __init__(self, name: str = TRIO, weights_dir: str | os.PathLike | None = None, device: str = "cpu",
-                 weight: float = GUARD_WEIGHT, labels: tuple[str, ...] = GUARD_LABELS) -> None:
+                 weight: float = GUARD_WEIGHT, labels: tuple[str, ...] = GUARD_LABELS,
+                 sharpening_weight: float = 0.0) -> None:
         from restore_ray.names import DEGRADATIONS
         from tool_actors.encoders.detect import DetectEncoder
 
@@ -143,6 +183,8 @@ class GuardedJudge(Scorer):
             raise ValueError(f"guard labels must be some of {', '.join(DEGRADATIONS)}; got {list(labels)}")
         if not weight > 0:
             raise ValueError(f"guard weight must be positive, got {weight}")
+        if not sharpening_weight >= 0:
+            raise ValueError(f"sharpening weight must be zero or positive, got {sharpening_weight}")
         self.name = name
         self.device = device
         self.pair = JudgeEnsemble(PAIR, PAIR_MEMBERS, weights_dir, device)
@@ -150,8 +192,10 @@ class GuardedJudge(Scorer):
         self.weight = float(weight)
         self.labels = tuple(labels)
         self.columns = [DEGRADATIONS.index(label) for label in labels]
-        self.score_range = trio_range(self.weight, self.labels)
-        self.description = trio_description(self.weight, self.labels)
+        self.sharpening_weight = float(sharpening_weight)
+        self.sharpening = SharpeningDetector(weights_dir, device) if self.sharpening_weight else None
+        self.score_range = trio_range(self.weight, self.labels, self.sharpening_weight)
+        self.description = trio_description(self.weight, self.labels, self.sharpening_weight)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The detector's probabilities of the guard labels, float64 (N, len(labels))."""
@@ -159,29 +203,35 @@ class GuardedJudge(Scorer):
         return 1.0 / (1.0 + np.exp(-logits))
 
     def score(self, batch: np.ndarray) -> np.ndarray:
-        return self.pair.score(batch) - self.weight * self.probabilities(batch).sum(axis=1)
+        score = self.pair.score(batch) - self.weight * self.probabilities(batch).sum(axis=1)
+        if self.sharpening is not None:
+            score = score - self.sharpening_weight * self.sharpening.probabilities(batch)
+        return score
 
 
 SCORERS_DESCRIPTION = ("learned no-reference judge (0.76 M-parameter CNN) trained without human labels by ranking "
                        "synthetic degradations, mixtures and tool artifacts; calibrated to 1–5 (higher is better)")
 PAIR = "judge-pair"
 PAIR_MEMBERS = ("judge-rank", "judge-detail")
-JUDGES = (NAME, PAIR, TRIO)  # the registered learned judges, the default reward first
+JUDGES = (NAME, PAIR, TRIO, QUARTET)  # the registered learned judges, the default reward first
 PAIR_DESCRIPTION = ("mean of two small learned judges (0.2 M parameters each, 1–5): judge-rank (ranking weighted "
                     "towards clean-above-degraded and fewer-above-more) and judge-detail (also reads sharpness and "
                     "8×8 blockiness statistics)")
 
 
-def trio_range(weight: float, labels: tuple[str, ...]) -> tuple[float, float]:
-    """``GuardedJudge``'s score range: the pair's 1–5 lowered by the largest penalty, ``weight`` per label."""
-    return (SCORE_RANGE[0] - weight * len(labels), SCORE_RANGE[1])
+def trio_range(weight: float, labels: tuple[str, ...], sharpening_weight: float = 0.0) -> tuple[float, float]:
+    """``GuardedJudge``'s score range: the pair's 1–5 lowered by the largest penalty, ``weight`` per label
+    and ``sharpening_weight`` for over-sharpening."""
+    return (SCORE_RANGE[0] - weight * len(labels) - sharpening_weight, SCORE_RANGE[1])
 
 
-def trio_description(weight: float, labels: tuple[str, ...]) -> str:
+def trio_description(weight: float, labels: tuple[str, ...], sharpening_weight: float = 0.0) -> str:
     """What ``GuardedJudge`` computes, for listings."""
-    low, high = trio_range(weight, labels)
-    return (f"judge-pair minus {weight:g} × the learned degradation detector's probabilities of {', '.join(labels)} "
-            f"({low:g} to {high:g}, higher is better)")
+    low, high = trio_range(weight, labels, sharpening_weight)
+    sharpening = (f" and {sharpening_weight:g} × the over-sharpening detector's probability"
+                  if sharpening_weight else "")
+    return (f"judge-pair minus {weight:g} × the learned degradation detector's probabilities of {', '.join(labels)}"
+            f"{sharpening} ({low:g} to {high:g}, higher is better)")
 
 
 def _missing(*names: str) -> str | None:
@@ -223,4 +273,19 @@ SCORERS.register(Entry(
            "weights_shipped": ", ".join(f"{m}.safetensors" for m in (*PAIR_MEMBERS, DETECTOR_NAME)),
            "members": list(PAIR_MEMBERS), "detector": DETECTOR_NAME, "guard_labels": list(GUARD_LABELS),
            "guard_weight": GUARD_WEIGHT},
+))
+SCORERS.register(Entry(
+    name=QUARTET,
+    factory=lambda weights_dir=None, device="cpu": GuardedJudge(QUARTET, weights_dir, device,
+                                                                 sharpening_weight=SHARPENING_WEIGHT),
+    description=trio_description(GUARD_WEIGHT, GUARD_LABELS, SHARPENING_WEIGHT),
+    category="NR",
+    backend="neural",
+    embedded=True,
+    check=lambda: _missing(*PAIR_MEMBERS, DETECTOR_NAME, SHARPENING_NAME),
+    extra={**_EXTRA, "score_range": trio_range(GUARD_WEIGHT, GUARD_LABELS, SHARPENING_WEIGHT),
+           "weights_shipped": ", ".join(f"{m}.safetensors" for m in (*PAIR_MEMBERS, DETECTOR_NAME, SHARPENING_NAME)),
+           "members": list(PAIR_MEMBERS), "detector": DETECTOR_NAME, "guard_labels": list(GUARD_LABELS),
+           "guard_weight": GUARD_WEIGHT, "sharpening_detector": SHARPENING_NAME,
+           "sharpening_weight": SHARPENING_WEIGHT},
 ))
