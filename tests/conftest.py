@@ -153,3 +153,14 @@ def scoring_no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
 
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """torch on one thread for the test, the previous count restored after it (the CPU is shared)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

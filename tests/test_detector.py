@@ -22,13 +22,7 @@ from tool_actors.learned.nets import DetectorConfig, DetectorNet
 from tool_actors.learned.train_detector import DETECTOR_NAME, DetectorTrainConfig, train_detector
 from tool_actors.registry import ENCODERS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,7 @@ from tool_actors.learned.train_sharpening import (
 )
 from tool_actors.registry import SCORERS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = {"widths": (8, 8, 16, 16), "init_from_detector": False, "patch": 48, "eval_patch": 48, "val_pairs": 12,

@@ -105,10 +105,10 @@ def sharpening_logits(model: DetectorNet, images: np.ndarray, device: torch.devi
     return out
 
 
-def sharpening_metrics(z: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Loss parts, accuracy at logit 0 and the mean probability rise (sharpened − picture) on the
-    harmful and on the helpful pairs."""
-    _, parts = pair_loss(torch.from_numpy(z), torch.from_numpy(labels), 1.0)
+def sharpening_metrics(z: np.ndarray, labels: np.ndarray, rank_weight: float = 1.0) -> dict[str, float]:
+    """Loss parts (``pair_loss`` with ``rank_weight``), accuracy at logit 0 and the mean probability rise
+    (sharpened − picture) on the harmful and on the helpful pairs."""
+    _, parts = pair_loss(torch.from_numpy(z), torch.from_numpy(labels), rank_weight)
     p = 1.0 / (1.0 + np.exp(-z))
     rise = p[1::2] - p[0::2]
     harmful = labels[1::2] > 0.5
@@ -154,7 +154,7 @@ def train_sharpening(cfg: SharpeningTrainConfig, out_dir: str | Path, report: St
     evals: dict[str, list[tuple[int, float]]] = {"val_loss": [], "val_accuracy": []}
 
     def check(step: int) -> dict[str, float]:
-        m = sharpening_metrics(sharpening_logits(model, val_x, device), val_y)
+        m = sharpening_metrics(sharpening_logits(model, val_x, device), val_y, cfg.rank_weight)
         parts = {"val_loss": m["loss"], "val_accuracy": m["accuracy"]}
         for key, points in evals.items():
             points.append((step, parts[key]))
@@ -176,7 +176,7 @@ def train_sharpening(cfg: SharpeningTrainConfig, out_dir: str | Path, report: St
     eval_patches = CleanPatches(cfg.data, cfg.eval_patch)
     test_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 3]))
     test_x, test_y = pair_batch(eval_patches, cfg.eval_pairs, test_rng)
-    measured = sharpening_metrics(sharpening_logits(model, test_x, device), test_y)
+    measured = sharpening_metrics(sharpening_logits(model, test_x, device), test_y, cfg.rank_weight)
 
     out_dir = Path(out_dir)
     curve = plot_curves(out_dir / f"{SHARPENING_NAME}.curve.png",
