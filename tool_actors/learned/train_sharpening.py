@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from tool_actors.learned import cards
 from tool_actors.learned.data import CleanPatches, sharpening_pair
 from tool_actors.learned.nets import DetectorConfig, DetectorNet
-from tool_actors.learned.train_detector import DETECTOR_NAME
+from tool_actors.learned.train_detector import DETECTOR_NAME, logits
 from tool_actors.learned.training import (
     StepReport,
     batch_stream,
@@ -94,17 +94,6 @@ def pair_loss(z: torch.Tensor, labels: torch.Tensor, rank_weight: float) -> tupl
     return loss, {"loss": loss.item(), "bce": bce.item(), "rank": rank.item()}
 
 
-@torch.no_grad()
-def sharpening_logits(model: DetectorNet, images: np.ndarray, device: torch.device, chunk: int = 16) -> np.ndarray:
-    """The network's logit for each uint8 image (N, H, W, 3) → float32 (N,), in eval mode."""
-    was_training = model.training
-    model.eval()
-    out = np.concatenate([model(to_tensor(images[i:i + chunk], device)).cpu().numpy()[:, 0]
-                          for i in range(0, len(images), chunk)])
-    model.train(was_training)
-    return out
-
-
 def sharpening_metrics(z: np.ndarray, labels: np.ndarray, rank_weight: float = 1.0) -> dict[str, float]:
     """Loss parts (``pair_loss`` with ``rank_weight``), accuracy at logit 0 and the mean probability rise
     (sharpened − picture) on the harmful and on the helpful pairs."""
@@ -154,7 +143,7 @@ def train_sharpening(cfg: SharpeningTrainConfig, out_dir: str | Path, report: St
     evals: dict[str, list[tuple[int, float]]] = {"val_loss": [], "val_accuracy": []}
 
     def check(step: int) -> dict[str, float]:
-        m = sharpening_metrics(sharpening_logits(model, val_x, device), val_y, cfg.rank_weight)
+        m = sharpening_metrics(logits(model, val_x, device)[:, 0], val_y, cfg.rank_weight)
         parts = {"val_loss": m["loss"], "val_accuracy": m["accuracy"]}
         for key, points in evals.items():
             points.append((step, parts[key]))
@@ -176,7 +165,7 @@ def train_sharpening(cfg: SharpeningTrainConfig, out_dir: str | Path, report: St
     eval_patches = CleanPatches(cfg.data, cfg.eval_patch)
     test_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 3]))
     test_x, test_y = pair_batch(eval_patches, cfg.eval_pairs, test_rng)
-    measured = sharpening_metrics(sharpening_logits(model, test_x, device), test_y, cfg.rank_weight)
+    measured = sharpening_metrics(logits(model, test_x, device)[:, 0], test_y, cfg.rank_weight)
 
     out_dir = Path(out_dir)
     curve = plot_curves(out_dir / f"{SHARPENING_NAME}.curve.png",
