@@ -4,6 +4,7 @@ computation, missing weights, and the CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -85,7 +86,11 @@ def test_the_trunk_starts_from_the_shipped_detector(tmp_path: Path) -> None:
 
     model = DetectorNet(DetectorConfig(outputs=1))
     shipped, _ = cards.load(cards.weights_path(DETECTOR_NAME), "DetectorNet")
-    assert initial_trunk(model, "cpu").endswith(f"{DETECTOR_NAME}.safetensors")
+    trunk = initial_trunk(model, "cpu")
+    path = cards.weights_path(DETECTOR_NAME)
+    assert trunk == {"file": f"{DETECTOR_NAME}.safetensors", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    # the shipped sharpening network names the shipped detector as the trunk it started from
+    assert cards.read_card(cards.weights_path(SHARPENING_NAME))["trunk_from"] == trunk
     for mine, theirs in zip(model.stages.state_dict().values(), shipped.stages.state_dict().values(), strict=True):
         assert torch.equal(mine, theirs)
     with pytest.raises(ValueError, match="no-init-from-detector"):

@@ -20,6 +20,7 @@ image on the harmful and on the helpful pairs.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -107,8 +108,9 @@ def sharpening_metrics(z: np.ndarray, labels: np.ndarray, rank_weight: float = 1
     return out
 
 
-def initial_trunk(model: DetectorNet, device: str) -> str:
-    """Copy the shipped detector's trunk (stem and stages) into ``model``; return its weights path."""
+def initial_trunk(model: DetectorNet, device: str) -> dict[str, str]:
+    """Copy the shipped detector's trunk (stem and stages) into ``model``; return the weights file's name and
+    SHA-256 (what the card records: the file, not where it lay on the training machine)."""
     path = cards.weights_path(DETECTOR_NAME)
     source, _ = cards.load(path, "DetectorNet", device)
     if tuple(source.config.widths) != tuple(model.config.widths) or source.config.stem != model.config.stem:
@@ -116,7 +118,7 @@ def initial_trunk(model: DetectorNet, device: str) -> str:
                          f"({model.config.widths}); pass --no-init-from-detector to train from scratch")
     model.stem.load_state_dict(source.stem.state_dict())
     model.stages.load_state_dict(source.stages.state_dict())
-    return str(path)
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def train_sharpening(cfg: SharpeningTrainConfig, out_dir: str | Path, report: StepReport | None = None,
