@@ -235,6 +235,7 @@ def main() -> None:
                      for j, name in enumerate(DEGRADATIONS)}
                  for g in sorted(set(groups[test]))}
     exact = float((pred[test] == labels[test]).all(axis=1).mean())
+    hamming = float((pred[test] == labels[test]).mean())  # the 7 labels' test accuracies averaged
     seen = test & np.isin(groups, ["I", "single", "clean"])  # combinations that occur in training
     unseen = test & np.isin(groups, ["II", "III", "IV"])
     by_seen = {kind: {name: float((pred[m, j] == labels[m, j]).mean()) for j, name in enumerate(DEGRADATIONS)}
@@ -268,6 +269,8 @@ def main() -> None:
     for name in DEGRADATIONS:
         by_group.add_row(name, *[f"{per_group[g][name]:.2f}" for g in group_names])
     console.print(by_group)
+    console.print(f"mean of the 7 labels' test accuracies: {hamming:.3f} (the target asks ≥ {TARGET} of each: "
+                  f"{'met' if all(m['test_accuracy'] >= TARGET for m in per_label.values()) else 'not met'})")
     console.print(f"all 7 labels right: {exact:.3f} of {int(test.sum())} test images; "
                   f"encoding one {image_shape[0]}×{image_shape[1]} image: {ms_per_image:.1f} ms "
                   f"(median of best-of-5 over 20 test images)")
@@ -298,7 +301,8 @@ def main() -> None:
                  "train_groups": {g: int((train & (groups == g)).sum()) for g in sorted(set(groups[train]))},
                  "test_groups": {g: int((test & (groups == g)).sum()) for g in sorted(set(groups[test]))}},
         "target_accuracy": TARGET,
-        "passed": all(m["test_accuracy"] >= TARGET for m in per_label.values()),
+        "passed": all(m["test_accuracy"] >= TARGET for m in per_label.values()),  # every label, not their mean
+        "test_mean_per_label_accuracy": hamming,
         "per_label": per_label,
         "per_group_accuracy": per_group,
         "accuracy_by_combination_novelty": by_seen,
