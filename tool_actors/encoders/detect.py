@@ -50,6 +50,19 @@ def detector_input(image: np.ndarray, max_side: int) -> np.ndarray:
     return _at_least_min_side(image)
 
 
+@torch.no_grad()
+def forward_each(model: DetectorNet, batch: np.ndarray, device: str, max_side: int,
+                 side: np.ndarray | None = None) -> np.ndarray:
+    """A ``DetectorNet``'s raw outputs, float32 (N, outputs): one image per forward pass, each read as
+    ``detector_input`` prepares it (so a batch equals its single calls); ``side``: (N, k) side inputs."""
+    dev = torch.device(device)
+    out = []
+    for i, img in enumerate(batch):
+        extra = None if side is None else torch.from_numpy(side[i:i + 1]).to(dev)
+        out.append(model(to_tensor(detector_input(img, max_side)[None], dev), extra).cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
 class DetectEncoder(Encoder):
     """The detector's squashed logits, one per degradation (``DEGRADATIONS`` order)."""
 
@@ -69,23 +82,16 @@ class DetectEncoder(Encoder):
         self.model: DetectorNet = model
         self.card = card
 
-    def _prepare(self, image: np.ndarray) -> np.ndarray:
-        return detector_input(image, self.max_side)
-
-    @torch.no_grad()
     def logits(self, batch: np.ndarray, stats: np.ndarray | None = None) -> np.ndarray:
         """Raw logits, float32 (N, 7); one image per forward pass (a batch equals its single calls).
 
         A detector that reads the ``stats`` vector gets it computed here from the images as given,
         unless the caller already has it (``stats``, (N, 78), as ``StatsEncoder.encode`` returns)."""
-        dev = torch.device(self.device)
-        if self.model.config.side_inputs and stats is None:
+        if not self.model.config.side_inputs:
+            return forward_each(self.model, batch, self.device, self.max_side)
+        if stats is None:
             stats = stats_vectors(batch, self.model.config.side_inputs)
-        out = []
-        for i, img in enumerate(batch):
-            side = None if not self.model.config.side_inputs else torch.from_numpy(stats[i:i + 1]).to(dev)
-            out.append(self.model(to_tensor(self._prepare(img)[None], dev), side).cpu().numpy())
-        return np.concatenate(out).astype(np.float32)
+        return forward_each(self.model, batch, self.device, self.max_side, stats)
 
     def encode(self, batch: np.ndarray, stats: np.ndarray | None = None) -> np.ndarray:
         return squash(self.logits(batch, stats) / LOGIT_SCALE)

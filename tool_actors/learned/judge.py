@@ -129,7 +129,7 @@ class SharpeningDetector:
 
     A one-output ``DetectorNet`` trained by ``restore-ray judge train-sharpening`` on pairs the
     degradation code labels (``train_sharpening``); it reads images as the degradation detector
-    does (``detect.detector_input``), one image per forward pass."""
+    does (``detect.forward_each``), one image per forward pass."""
 
     max_side = 1024
 
@@ -143,13 +143,10 @@ class SharpeningDetector:
         self.model = model
         self.card = card
 
-    @torch.no_grad()
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        from tool_actors.encoders.detect import detector_input
+        from tool_actors.encoders.detect import forward_each
 
-        dev = torch.device(self.device)
-        logits = np.concatenate([self.model(to_tensor(detector_input(img, self.max_side)[None], dev)).cpu().numpy()
-                                 for img in batch])[:, 0].astype(np.float64)
+        logits = forward_each(self.model, batch, self.device, self.max_side)[:, 0].astype(np.float64)
         return 1.0 / (1.0 + np.exp(-logits))
 
 
